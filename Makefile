@@ -10,6 +10,9 @@ LIBEXEC   = $(PREFIX)/libexec/postern
 CONFDIR  ?= /etc/postern
 SYSTEMDDIR ?= /lib/systemd/system
 SETGID_GROUP ?= postdrop
+DATADIR  ?= $(PREFIX)/share/postern
+DOCDIR   ?= $(PREFIX)/share/doc/postern
+FORCE    ?= 0
 
 BIN = bin
 MULTI = $(BIN)/postern-multi
@@ -17,7 +20,11 @@ MULTI = $(BIN)/postern-multi
 # Programs an administrator runs (installed in $(SBINDIR)); the rest are daemons.
 COMMANDS = postern postconf postqueue postsuper postmap postalias postcat postdrop sendmail mailq newaliases
 
-.PHONY: all build test test-unit test-e2e run install lint proto clean bench fuzz
+INSTALL_ENV = MULTI='$(MULTI)' DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SBINDIR='$(SBINDIR)' \
+	LIBEXEC='$(LIBEXEC)' CONFDIR='$(CONFDIR)' SYSTEMDDIR='$(SYSTEMDDIR)' DATADIR='$(DATADIR)' \
+	DOCDIR='$(DOCDIR)' SETGID_GROUP='$(SETGID_GROUP)' COMMANDS='$(COMMANDS)' FORCE='$(FORCE)'
+
+.PHONY: all build test test-unit test-e2e run install install-compat lint proto clean bench fuzz
 
 all: build
 
@@ -50,26 +57,17 @@ proto:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...
 
+# make install [DESTDIR=...] [PREFIX=/usr] [FORCE=1]: see scripts/install.sh
+# and README.md ("Installing"). The configuration directory stays /etc/postern
+# whatever PREFIX is (it is the compiled-in default of every command).
 install: build
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXEC) $(DESTDIR)$(CONFDIR)
-	install -m 0755 $(MULTI) $(DESTDIR)$(LIBEXEC)/postern-multi
-	@for p in $$($(MULTI) -list); do \
-		case " $(COMMANDS) " in *" $$p "*) ;; *) ln -sf postern-multi $(DESTDIR)$(LIBEXEC)/$$p ;; esac; \
-	done
-	@for p in $(COMMANDS); do \
-		if $(MULTI) -list | grep -qx $$p; then \
-			case $$p in postdrop|postqueue) \
-				install -m 2755 $(MULTI) $(DESTDIR)$(SBINDIR)/$$p; \
-				chgrp $(SETGID_GROUP) $(DESTDIR)$(SBINDIR)/$$p 2>/dev/null && chmod 2755 $(DESTDIR)$(SBINDIR)/$$p || \
-					echo "make install: group $(SETGID_GROUP) missing: $(SBINDIR)/$$p installed without setgid (see README)";; \
-			*) ln -sf ../libexec/postern/postern-multi $(DESTDIR)$(SBINDIR)/$$p ;; esac; \
-		fi; \
-	done
-	@for f in main.cf master.cf; do \
-		if [ -e $(DESTDIR)$(CONFDIR)/$$f ]; then echo "keeping existing $(CONFDIR)/$$f"; \
-		else install -m 0644 etc/$$f $(DESTDIR)$(CONFDIR)/$$f; fi; \
-	done
-	@if [ -f etc/postern.service ]; then install -d $(DESTDIR)$(SYSTEMDDIR) && install -m 0644 etc/postern.service $(DESTDIR)$(SYSTEMDDIR)/postern.service; fi
+	$(INSTALL_ENV) ./scripts/install.sh install
+
+# Debian's places for the sendmail-compatible commands: /usr/sbin/sendmail,
+# /usr/lib/sendmail, /usr/bin/mailq, /usr/bin/newaliases (symlinks). Separate
+# from install because they belong to whichever MTA is the system's.
+install-compat:
+	$(INSTALL_ENV) ./scripts/install.sh install-compat
 
 clean:
 	rm -rf $(BIN)
