@@ -53,7 +53,7 @@ var overrides = map[string]struct{ def, note string }{
 	"html_directory":            {"no", "upstream Postfix's default; postern installs no HTML files"},
 	"readme_directory":          {"no", "upstream Postfix's default; postern installs no README files"},
 	"sample_directory":          {"/etc/postern", "follows config_directory"},
-	"mail_name":                 {"postern", "decision: the banner says \"ESMTP postern\" and Received: headers say \"(postern)\"; Postfix has \"Postfix\""},
+	"mail_name":                 {"Postern", "decision: the banner says \"ESMTP Postern\" and Received: headers say \"(Postern)\", as Postfix capitalises its own name"},
 	"mail_version":              {"0.1.0", "postern's own version"},
 	"mail_release_date":         {"20261122", "postern's own release date (YYYYMMDD)"},
 	"smtpd_forbid_bare_newline": {"normalize", "current Postfix (3.9+) default; 3.7.11 has \"no\""},
