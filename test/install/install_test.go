@@ -445,3 +445,70 @@ func TestSystemdVerify(t *testing.T) {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// TestShippedConfig checks etc/main.cf and etc/master.cf: Postfix's column
+// layout, the service names of DESIGN.md, safe relay settings, and (where
+// Debian's Postfix is installed) that its postconf reads both files without
+// a warning.
+func TestShippedConfig(t *testing.T) {
+	etc := filepath.Join(repoRoot(t), "etc")
+	got := services(t, filepath.Join(etc, "master.cf"))
+	want := []string{"smtp/inet=smtpd", "pickup/unix=pickup", "cleanup/unix=cleanup",
+		"qmgr/unix=qmgr", "rewrite/unix=trivial-rewrite", "bounce/unix=bounce",
+		"defer/unix=bounce", "trace/unix=bounce", "flush/unix=flush", "smtp/unix=smtp",
+		"relay/unix=smtp", "showq/unix=showq", "error/unix=error", "retry/unix=error",
+		"discard/unix=discard", "local/unix=local", "virtual/unix=virtual", "lmtp/unix=lmtp"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("master.cf services:\n got %v\nwant %v", got, want)
+	}
+	data, err := os.ReadFile(filepath.Join(etc, "master.cf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := []int{0, 10, 16, 24, 32, 40, 48, 56}
+	for i, line := range strings.Split(string(data), "\n") {
+		l := strings.TrimPrefix(line, "#")
+		f := strings.Fields(l)
+		if len(f) < 8 || len(f[0]) >= 10 || (f[1] != "inet" && f[1] != "unix") {
+			continue
+		}
+		pos := 0
+		for j, c := range cols {
+			idx := strings.Index(l[pos:], f[j]) + pos
+			if idx != c {
+				t.Errorf("master.cf line %d: field %d %q at column %d, want %d", i+1, j+1, f[j], idx, c)
+				break
+			}
+			pos = idx + len(f[j])
+		}
+		if f[4] != "n" && !strings.HasPrefix(line, "#") {
+			t.Errorf("master.cf line %d: chroot %q, want n", i+1, f[4])
+		}
+	}
+	main := filepath.Join(etc, "main.cf")
+	for name, want := range map[string]string{
+		"compatibility_level":      "3.6",
+		"daemon_directory":         "/usr/libexec/postern",
+		"mynetworks":               "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128",
+		"smtpd_relay_restrictions": "permit_mynetworks permit_sasl_authenticated defer_unauth_destination",
+		"alias_maps":               "hash:/etc/aliases",
+		"alias_database":           "hash:/etc/aliases",
+	} {
+		if got := param(t, main, name); got != want {
+			t.Errorf("main.cf %s = %q, want %q", name, got, want)
+		}
+	}
+	pc, err := exec.LookPath("postconf")
+	if err != nil || !isPostfix(pc) {
+		t.Log("Debian's postconf not installed: not cross-checking with Postfix")
+		return
+	}
+	for _, args := range [][]string{{"-n"}, {"-M"}, {"-P"}} {
+		cmd := exec.Command(pc, append([]string{"-c", etc}, args...)...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if _, err := cmd.Output(); err != nil || stderr.Len() != 0 {
+			t.Errorf("postfix postconf %v: %v\n%s", args, err, stderr.String())
+		}
+	}
+}
