@@ -564,3 +564,53 @@ func ErrnoText(err error) string {
 	}
 	return err.Error()
 }
+
+// ServiceParam is a parameter name that a master.cf service defines: the
+// delivery agents' per-transport settings such as
+// relay_destination_concurrency_limit, and pipe/spawn's T_time_limit.
+type ServiceParam struct {
+	Name    string // e.g. "relay_destination_concurrency_limit"
+	Service string // the master.cf service name, e.g. "relay"
+	Default string // e.g. "$default_destination_concurrency_limit"
+}
+
+// ServiceParams derives the service-defined parameter names of services,
+// as Postfix's postconf does: services whose command is local, error,
+// virtual, smtp or lmtp get every per-transport name (TransportParams
+// except the pipe-only ones), pipe gets them all, and spawn only
+// T_time_limit. A catalogue parameter of the same name (local's
+// local_destination_concurrency_limit) keeps its own default, which is
+// what Default reports here too. This is the one place that knows the rule.
+func ServiceParams(services []*Service) []ServiceParam {
+	var out []ServiceParam
+	seen := map[string]bool{}
+	for _, s := range services {
+		var pipeOnly, others bool
+		switch s.Command {
+		case "local", "error", "virtual", "smtp", "lmtp":
+			others = true
+		case "pipe":
+			pipeOnly, others = true, true
+		case "spawn":
+			pipeOnly = true
+		default:
+			continue
+		}
+		for _, tp := range TransportParams() {
+			if (tp.PipeOnly && !pipeOnly) || (!tp.PipeOnly && !others) {
+				continue
+			}
+			name := s.Name + "_" + tp.Suffix
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			def := tp.Default
+			if p, ok := Lookup(name); ok {
+				def = p.Default
+			}
+			out = append(out, ServiceParam{Name: name, Service: s.Name, Default: def})
+		}
+	}
+	return out
+}

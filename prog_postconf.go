@@ -1,0 +1,5 @@
+package main
+
+import "postern/postconf"
+
+func init() { programs["postconf"] = postconf.Main }
