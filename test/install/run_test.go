@@ -184,6 +184,8 @@ func TestRunStartsInstance(t *testing.T) {
 		t.Errorf("run/log/maillog = %q, %v", log, err)
 	}
 
+	checkWithOurParser(t, etc)
+
 	// Debian's Postfix, where installed, must read the generated files
 	// without a complaint (same syntax).
 	if pc, err := exec.LookPath("postconf"); err == nil && isPostfix(pc) {
