@@ -259,6 +259,25 @@ func TestInstallRealBuild(t *testing.T) {
 	if v := param(t, main, "command_directory"); v != "/usr/sbin" {
 		t.Errorf("command_directory = %q", v)
 	}
+
+	// Once our postconf exists, the installed one reads the installed
+	// configuration without a warning and agrees on daemon_directory.
+	if strings.Contains("\n"+string(out), "\npostconf\n") {
+		pc := filepath.Join(dest, "usr/sbin/postconf")
+		etc := filepath.Join(dest, "etc/postern")
+		for _, args := range [][]string{{"-n"}, {"-M"}} {
+			cmd := exec.Command(pc, append([]string{"-c", etc}, args...)...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if _, err := cmd.Output(); err != nil || stderr.Len() != 0 {
+				t.Errorf("installed postconf %v: %v\n%s", args, err, stderr.String())
+			}
+		}
+		got, err := exec.Command(pc, "-c", etc, "-h", "daemon_directory").Output()
+		if err != nil || strings.TrimSpace(string(got)) != "/usr/libexec/postern" {
+			t.Errorf("installed postconf -h daemon_directory = %q, %v", got, err)
+		}
+	}
 }
 
 func TestInstallAllPrograms(t *testing.T) {
