@@ -1,0 +1,5 @@
+package main
+
+import "postern/postalias"
+
+func init() { programs["postalias"] = postalias.Main }

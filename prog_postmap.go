@@ -1,0 +1,5 @@
+package main
+
+import "postern/postmap"
+
+func init() { programs["postmap"] = postmap.Main }
