@@ -5,7 +5,7 @@
 //
 //	postalias [-Nfinoprsvw] [-c config_dir] [-d key] [-q key] [type:]file ...
 //
-// DESCRIPTION
+// # DESCRIPTION
 //
 // Without -q, -s or -d, postalias builds the alias database type:file
 // from the aliases(5) file "file" (type defaults to
@@ -18,13 +18,13 @@
 // The options are postmap's (-q, -s, -d, -i, -f, -r, -w, -N, -n, -p,
 // -o, -c); output lines of -s and "-q -" are "key:<TAB>value".
 //
-// SECURITY
+// # SECURITY
 //
 // Run as root, postalias builds the database with the privileges of the
 // source file's owner (unless -o). The owner of the alias database is
 // who local(8) runs alias commands and file deliveries as.
 //
-// DIAGNOSTICS
+// # DIAGNOSTICS
 //
 // "postalias: warning: FILE, line N: need name:value pair" and the like
 // on stderr; fatal errors exit with status 1.

@@ -5,7 +5,7 @@
 //
 //	postmap [-bfFhimnNoprsuUvw] [-c config_dir] [-d key] [-q key] [type:]file ...
 //
-// DESCRIPTION
+// # DESCRIPTION
 //
 // Without -q, -s or -d, postmap builds the indexed table type:file from
 // the source file "file" (type defaults to $default_database_type, hash):
@@ -30,13 +30,13 @@
 //	         message read from stdin (header_checks tests).
 //	-c dir   read dir/main.cf instead of $MAIL_CONFIG or /etc/postern.
 //
-// SECURITY
+// # SECURITY
 //
 // Run as root, postmap builds a table with the privileges of the source
 // file's owner (unless -o), so that a bug in the parser cannot write
 // files as root. Queries run with the caller's privileges.
 //
-// DIAGNOSTICS
+// # DIAGNOSTICS
 //
 // Problems are reported on stderr as "postmap: warning: ..." and
 // "postmap: fatal: ..."; a fatal error exits with status 1.
