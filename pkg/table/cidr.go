@@ -157,17 +157,21 @@ func (t *cidrTable) Lookup(key string) (string, bool, error) {
 		case ruleEndif:
 			continue
 		case ruleIf:
-			if !r.prefix.IsValid() || matchPrefix(r.prefix, a) == r.negate {
+			if !r.prefix.IsValid() || !sameFamily(r.prefix, a) || matchPrefix(r.prefix, a) == r.negate {
 				i = r.skipTo
 			}
 			continue
 		}
-		if matchPrefix(r.prefix, a) != r.negate {
+		if sameFamily(r.prefix, a) && matchPrefix(r.prefix, a) != r.negate {
 			return r.value, true, nil
 		}
 	}
 	return "", false, nil
 }
+
+// sameFamily: as in Postfix, a rule applies only to keys of its address
+// family, negated or not.
+func sameFamily(p netip.Prefix, a netip.Addr) bool { return p.Addr().Is4() == a.Is4() }
 
 func matchPrefix(p netip.Prefix, a netip.Addr) bool {
 	return p.Addr().Is4() == a.Is4() && p.Contains(a)
