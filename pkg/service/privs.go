@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -80,44 +81,64 @@ func (s *Service) jail() error {
 	if !s.Unpriv {
 		return nil
 	}
-	if err := DropPrivileges(uid, gid); err != nil {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	allThreads, err := DropPrivileges(uid, gid)
+	if err != nil {
 		return err
 	}
 	if procfd >= 0 {
-		return verifyThreads(procfd, uid, gid)
+		return verifyThreads(procfd, uid, gid, allThreads)
 	}
 	return nil
 }
 
 // DropPrivileges sets the supplementary groups to gid alone, then the real,
 // effective and saved group and user IDs, on every thread (the syscall
-// package's calls go through AllThreadsSyscall), and sets
-// PR_SET_NO_NEW_PRIVS so that no exec can gain privileges back.
-func DropPrivileges(uid, gid int) error {
+// package's calls change all threads: through AllThreadsSyscall, or glibc's
+// setxid broadcast in a cgo binary), and sets PR_SET_NO_NEW_PRIVS so that
+// no exec can gain privileges back.
+//
+// PR_SET_NO_NEW_PRIVS is a per-thread attribute. It is set on every thread
+// with AllThreadsSyscall; a binary that uses cgo (os/user and net with
+// NSS) cannot do that, and then only the calling thread, which the caller
+// should have locked, gets it: allThreads reports which. Privileges are
+// dropped on all threads either way.
+func DropPrivileges(uid, gid int) (allThreads bool, err error) {
 	if err := syscall.Setgroups([]int{gid}); err != nil {
-		return fmt.Errorf("setgroups(%d): %v", gid, err)
+		return false, fmt.Errorf("setgroups(%d): %v", gid, err)
 	}
 	if err := syscall.Setgid(gid); err != nil {
-		return fmt.Errorf("setgid(%d): %v", gid, err)
+		return false, fmt.Errorf("setgid(%d): %v", gid, err)
 	}
 	if err := syscall.Setuid(uid); err != nil {
-		return fmt.Errorf("setuid(%d): %v", uid, err)
+		return false, fmt.Errorf("setuid(%d): %v", uid, err)
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %v", err)
+	_, _, errno := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0)
+	switch errno {
+	case 0:
+		allThreads = true
+	case syscall.ENOTSUP:
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return false, fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %v", err)
+		}
+	default:
+		return false, fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %v", errno)
 	}
 	if syscall.Getuid() != uid || syscall.Geteuid() != uid || syscall.Getgid() != gid || syscall.Getegid() != gid {
-		return fmt.Errorf("privileges not dropped: uid %d/%d gid %d/%d", syscall.Getuid(), syscall.Geteuid(), syscall.Getgid(), syscall.Getegid())
+		return false, fmt.Errorf("privileges not dropped: uid %d/%d gid %d/%d", syscall.Getuid(), syscall.Geteuid(), syscall.Getgid(), syscall.Getegid())
 	}
 	if err := syscall.Setuid(0); err == nil {
-		return fmt.Errorf("privileges not dropped: setuid(0) succeeded")
+		return false, fmt.Errorf("privileges not dropped: setuid(0) succeeded")
 	}
-	return nil
+	return allThreads, nil
 }
 
 // verifyThreads reads /proc/self/task/*/status through procfd and checks
-// that every thread has only the given IDs.
-func verifyThreads(procfd, uid, gid int) error {
+// that every thread has only the given IDs, and NoNewPrivs: every thread
+// when allThreads, else the calling one.
+func verifyThreads(procfd, uid, gid int, allThreads bool) error {
+	self := strconv.Itoa(unix.Gettid())
 	taskfd, err := unix.Openat(procfd, "task", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /proc/self/task: %v", err)
@@ -134,7 +155,7 @@ func verifyThreads(procfd, uid, gid int) error {
 			continue // thread exited meanwhile
 		}
 		f := os.NewFile(uintptr(fd), "status")
-		err = CheckStatus(f, uid, gid)
+		err = CheckStatus(f, uid, gid, allThreads || tid == self)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("thread %s: %v", tid, err)
@@ -145,13 +166,15 @@ func verifyThreads(procfd, uid, gid int) error {
 
 // CheckStatus parses a /proc/PID/status file and checks that its real,
 // effective, saved and file-system IDs are uid and gid, that the only
-// supplementary group is gid and that NoNewPrivs is set.
-func CheckStatus(f *os.File, uid, gid int) error {
+// supplementary group is gid and, with nnp, that NoNewPrivs is set.
+func CheckStatus(f *os.File, uid, gid int, nnp bool) error {
 	want := map[string]string{
-		"Uid":        fmt.Sprintf("%d %d %d %d", uid, uid, uid, uid),
-		"Gid":        fmt.Sprintf("%d %d %d %d", gid, gid, gid, gid),
-		"Groups":     strconv.Itoa(gid),
-		"NoNewPrivs": "1",
+		"Uid":    fmt.Sprintf("%d %d %d %d", uid, uid, uid, uid),
+		"Gid":    fmt.Sprintf("%d %d %d %d", gid, gid, gid, gid),
+		"Groups": strconv.Itoa(gid),
+	}
+	if nnp {
+		want["NoNewPrivs"] = "1"
 	}
 	seen := 0
 	sc := bufio.NewScanner(f)
@@ -170,7 +193,7 @@ func CheckStatus(f *os.File, uid, gid int) error {
 		}
 	}
 	if seen != len(want) {
-		return fmt.Errorf("status file lacks some of Uid, Gid, Groups, NoNewPrivs")
+		return fmt.Errorf("status file lacks some of Uid, Gid, Groups (NoNewPrivs)")
 	}
 	return sc.Err()
 }

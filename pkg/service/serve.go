@@ -162,7 +162,7 @@ func (s *Service) serve(d *Daemon) int {
 	var g *grpc.Server
 	var sessions sync.WaitGroup
 	switch {
-	case d.RegisterGRPC != nil:
+	case d.RegisterGRPC != nil && (d.HandleConn == nil || s.Type != "inet"):
 		g = grpc.NewServer(d.GRPCOptions...)
 		d.RegisterGRPC(s, g)
 		for _, l := range s.listeners {

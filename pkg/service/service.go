@@ -124,7 +124,8 @@ type Daemon struct {
 	// finish quickly (an SMTP server answers 421).
 	HandleConn func(ctx context.Context, s *Service, conn net.Conn)
 	// RegisterGRPC registers gRPC services; the runtime then serves gRPC on
-	// the listeners instead of calling HandleConn.
+	// the listeners. When both RegisterGRPC and HandleConn are set, inet
+	// services get raw connections and the other types gRPC.
 	RegisterGRPC func(s *Service, g *grpc.Server)
 	// GRPCOptions are passed to grpc.NewServer (credentials, interceptors).
 	GRPCOptions []grpc.ServerOption

@@ -46,7 +46,7 @@ func TestCheckStatus(t *testing.T) {
 		return f
 	}
 	good := "Name:\tsmtpd\nUid:\t100\t100\t100\t100\nGid:\t101\t101\t101\t101\nGroups:\t101 \nNoNewPrivs:\t1\n"
-	if err := CheckStatus(write(good), 100, 101); err != nil {
+	if err := CheckStatus(write(good), 100, 101, true); err != nil {
 		t.Errorf("good status: %v", err)
 	}
 	for _, bad := range []string{
@@ -55,7 +55,7 @@ func TestCheckStatus(t *testing.T) {
 		strings.Replace(good, "NoNewPrivs:\t1", "NoNewPrivs:\t0", 1),
 		"Uid:\t100\t100\t100\t100\n",
 	} {
-		if err := CheckStatus(write(bad), 100, 101); err == nil {
+		if err := CheckStatus(write(bad), 100, 101, true); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}

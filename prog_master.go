@@ -1,0 +1,5 @@
+package main
+
+import "postern/master"
+
+func init() { programs["master"] = master.Main }

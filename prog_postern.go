@@ -1,0 +1,5 @@
+package main
+
+import "postern/postern"
+
+func init() { programs["postern"] = postern.Main }
