@@ -32,7 +32,8 @@ type fatalError struct{ msg string }
 // Main runs postconf; args[0] is the name it was invoked by.
 func Main(args []string) (status int) {
 	out := bufio.NewWriterSize(os.Stdout, 64<<10)
-	p := &pc{out: out, prog: "postconf"}
+	// Messages carry the name the program was invoked by, as Postfix's do.
+	p := &pc{out: out, prog: args[0]}
 	defer func() {
 		out.Flush()
 		if r := recover(); r != nil {
@@ -256,6 +257,26 @@ func (p *pc) printList(l []string) {
 // load reads main.cf (fatal when missing) and master.cf (a warning when
 // missing, unless masterRequired), and works out which names are known.
 func (p *pc) load(masterRequired bool) {
+	mpath := filepath.Join(p.dir, "master.cf")
+	mf, err := config.ReadMasterCF(mpath)
+	if err != nil {
+		var me *config.MasterError
+		if masterRequired || asMasterError(err, &me) {
+			p.fatalf("%s", err)
+		}
+		p.warnf("%s", err)
+		mf = &config.MasterFile{Path: mpath}
+	}
+	for _, w := range mf.Warnings {
+		p.warnf("%s", w)
+	}
+	p.master = mf
+	if p.defaults {
+		// -d ignores main.cf entirely.
+		p.cfg = config.New()
+		p.classify()
+		return
+	}
 	f, err := config.ParseMainCF(filepath.Join(p.dir, "main.cf"))
 	if err != nil {
 		p.fatalf("%s", err)
@@ -274,20 +295,6 @@ func (p *pc) load(masterRequired bool) {
 		last[e.Name] = e.Value
 	}
 	p.cfg = config.FromFile(p.dir, f)
-	mpath := filepath.Join(p.dir, "master.cf")
-	mf, err := config.ReadMasterCF(mpath)
-	if err != nil {
-		var me *config.MasterError
-		if masterRequired || asMasterError(err, &me) {
-			p.fatalf("%s", err)
-		}
-		p.warnf("%s", err)
-		mf = &config.MasterFile{Path: mpath}
-	}
-	for _, w := range mf.Warnings {
-		p.warnf("%s", w)
-	}
-	p.master = mf
 	p.classify()
 }
 
@@ -447,24 +454,16 @@ func (p *pc) flagUnusedMaster() {
 func (p *pc) showMain(names []string) {
 	p.load(false)
 	values := p.cfg
-	if p.defaults {
-		values = config.New()
-		for n, d := range p.serviceDefaults {
-			if _, ok := config.Lookup(n); !ok {
-				values.Set(n, d)
-			}
-		}
-	}
 	valueOf := func(name string) (string, bool) {
 		switch name {
 		case "process_id":
 			return fmt.Sprint(os.Getpid()), true
 		case "process_name":
-			return p.prog, true
+			return filepath.Base(p.prog), true
 		}
 		if p.defaults {
-			if p.known[name] == "user" {
-				return "", false
+			if d, ok := p.serviceDefaults[name]; ok {
+				return d, true
 			}
 			return values.Default(name)
 		}
@@ -521,8 +520,10 @@ func (p *pc) showMain(names []string) {
 		}
 	}
 	p.out.Flush()
-	p.flagUnusedMain()
-	p.flagUnusedMaster()
+	if !p.defaults {
+		p.flagUnusedMain()
+		p.flagUnusedMaster()
+	}
 }
 
 func (p *pc) printParam(name, value string, c *config.Config) {
