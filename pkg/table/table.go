@@ -185,11 +185,15 @@ func (s stamp) changed() bool {
 	return stampOf(s.path) != s
 }
 
+var errFail = errors.New("Application error")
+
 // failTable is "fail:name": every lookup fails.
 type failTable struct{ name string }
 
 func (t *failTable) Lookup(string) (string, bool, error) {
-	return "", false, fmt.Errorf("table %s: lookup failed (fail: table)", t.name)
+	// The text is Postfix's (its %m after a fail: lookup); callers add
+	// the table name.
+	return "", false, errFail
 }
 func (t *failTable) Name() string  { return t.name }
 func (t *failTable) Changed() bool { return false }
