@@ -198,3 +198,30 @@ func TestCrossReadWithPostfix(t *testing.T) {
 		t.Fatalf("postmap -q on our cdb: %q %v", out, err)
 	}
 }
+
+// BenchmarkLookup1M measures lookups in a 1,000,000-entry database.
+func BenchmarkLookup1M(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "big.cdb")
+	w := Create(path, 0644)
+	for i := 0; i < 1000000; i++ {
+		w.Put([]byte(fmt.Sprintf("user%d@example.test", i)), []byte(fmt.Sprintf("OK %d", i)), false)
+	}
+	if err := w.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	r, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	keys := make([]string, 4096)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user%d@example.test", (i*7919)%1000000)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, ok, _ := r.GetString(keys[i&4095]); !ok {
+			b.Fatal("missing key")
+		}
+	}
+}

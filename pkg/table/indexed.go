@@ -130,6 +130,14 @@ type Builder struct {
 	DupName string
 }
 
+// NotBulkError reports a table type that exists but cannot be built by
+// postmap (texthash, regexp ...); its text is Postfix's.
+type NotBulkError struct{ Type string }
+
+func (e *NotBulkError) Error() string {
+	return "unsupported dictionary type: " + e.Type + " does not support bulk-mode creation."
+}
+
 // BulkCreatable reports whether typ is a table type that postmap can
 // build (hash, cdb).
 func BulkCreatable(typ string) bool { return typ == "hash" || typ == "cdb" }
@@ -139,7 +147,7 @@ func BulkCreatable(typ string) bool { return typ == "hash" || typ == "cdb" }
 func Create(typ, path string, perm os.FileMode, flags Flags, opts ...Option) (*Builder, error) {
 	if !BulkCreatable(typ) {
 		if _, ok := knownTypes[typ]; ok {
-			return nil, fmt.Errorf("unsupported dictionary type: %s does not support bulk-mode creation.", typ)
+			return nil, &NotBulkError{Type: typ}
 		}
 		return nil, &UnsupportedTypeError{Type: typ}
 	}

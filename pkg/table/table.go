@@ -185,7 +185,12 @@ func (s stamp) changed() bool {
 	return stampOf(s.path) != s
 }
 
-var errFail = errors.New("Application error")
+// failError is the error of a fail: lookup; its text is Postfix's.
+type failError struct{}
+
+func (failError) Error() string { return "Application error" }
+
+var errFail error = failError{}
 
 // failTable is "fail:name": every lookup fails.
 type failTable struct{ name string }
