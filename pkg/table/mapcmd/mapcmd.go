@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"postern/pkg/config"
 	"strings"
 	"syscall"
 	"time"
@@ -242,55 +243,18 @@ func exitStatus(found bool) int {
 	return 1
 }
 
-// readConfig reads the two parameters these commands need from main.cf.
-// TODO: replace with postern/pkg/config once it has landed.
+// readConfig reads the parameters these commands need from main.cf. As in
+// Postfix, a configuration that cannot be read is fatal.
 func (r *runner) readConfig(dir string) {
-	if dir == "" {
-		dir = os.Getenv("MAIL_CONFIG")
+	cfg, err := config.Load(config.Dir(dir))
+	if err != nil {
+		r.fatal("%v", err)
 	}
-	if dir == "" {
-		dir = "/etc/postern"
-	}
-	vals := readMainCF(dir + "/main.cf")
-	r.dbType = vals["default_database_type"]
+	r.dbType = cfg.Get("default_database_type")
 	if r.dbType == "" {
 		r.dbType = "hash"
 	}
-	r.myhost = vals["myhostname"]
-	if r.myhost == "" || strings.Contains(r.myhost, "$") {
-		r.myhost, _ = os.Hostname()
-	}
-}
-
-// readMainCF is a minimal main.cf reader: "name = value" lines with
-// continuation lines and comments; no $name expansion. A missing file
-// yields built-in defaults.
-func readMainCF(path string) map[string]string {
-	vals := map[string]string{}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return vals
-	}
-	var last string
-	for _, line := range strings.Split(string(b), "\n") {
-		t := strings.TrimSpace(line)
-		if t == "" || t[0] == '#' {
-			continue
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if last != "" {
-				vals[last] = strings.TrimSpace(vals[last] + " " + t)
-			}
-			continue
-		}
-		n, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		last = strings.TrimSpace(n)
-		vals[last] = strings.TrimSpace(v)
-	}
-	return vals
+	r.myhost = cfg.Get("myhostname")
 }
 
 // split returns the type and name of a map argument, applying
