@@ -43,6 +43,14 @@ func (p *pc) editMain(args []string) {
 	if err != nil {
 		p.fatalf("open %s for reading: %s", path, config.ErrnoText(err))
 	}
+	counts := map[string]int{}
+	for _, ll := range config.LogicalLines(data, nil) {
+		if name, _, err := config.SplitNameValue(ll.Text); err == nil && changes[name] != nil {
+			if counts[name]++; counts[name] == 2 {
+				p.warnf("%s: multiple entries for \"%s\"", path, name)
+			}
+		}
+	}
 	var b strings.Builder
 	var current *change // the entry being edited, for its continuation lines
 	for _, line := range strings.SplitAfter(string(data), "\n") {

@@ -152,6 +152,10 @@ func (p *pc) printMasterField(s *config.Service, field int) {
 	if !p.hideName {
 		b.WriteString(s.Name + "/" + s.Type + "/" + config.MasterFieldNames[field] + " = ")
 		n = b.Len()
+		if p.hideValue {
+			fmt.Fprintln(p.out, strings.TrimSuffix(b.String(), " = "))
+			return
+		}
 		if n+len(s.Fields()[field]) > lineLimit {
 			b.WriteString("\n    ")
 			n = 4
@@ -328,13 +332,11 @@ func (p *pc) editMaster(args []string) {
 			i++
 			continue
 		}
+		// The block of an entry runs up to the next entry: its
+		// continuation lines and any comment or blank lines among or after
+		// them. An edited entry is written after those comment lines.
 		end := i + 1
-		for end < len(lines) {
-			t := strings.TrimRight(lines[end], "\r\n")
-			trimmed := strings.TrimLeft(t, " \t\r\f\v")
-			if trimmed == "" || trimmed[0] == '#' || trimmed == t {
-				break
-			}
+		for end < len(lines) && entryAt[end+1] == nil {
 			end++
 		}
 		block := lines[i:end]
@@ -346,18 +348,40 @@ func (p *pc) editMaster(args []string) {
 			}
 			continue
 		}
+		var own, keep []string
+		for _, l := range block {
+			t := strings.TrimRight(l, "\r\n")
+			trimmed := strings.TrimLeft(t, " \t\r\f\v")
+			if trimmed == "" || trimmed[0] == '#' || len(own) > 0 && trimmed == t {
+				if !p.comment {
+					keep = append(keep, withNewline(l))
+					continue
+				}
+			}
+			own = append(own, l)
+		}
+		// Postfix writes an entry replaced by -Me before the comment lines
+		// of its block, one changed by -Fe, -Pe or -PX after them.
+		if p.mode != modeMaster {
+			b.WriteString(strings.Join(keep, ""))
+		}
 		switch {
 		case replacement == nil && p.comment:
-			for _, l := range block {
-				b.WriteString("#" + l)
-			}
-			if !strings.HasSuffix(block[len(block)-1], "\n") {
-				b.WriteString("\n")
+			for _, l := range own {
+				t := strings.TrimLeft(l, " \t")
+				if t == "" || t[0] == '#' {
+					b.WriteString(withNewline(l))
+				} else {
+					b.WriteString(withNewline("#" + l))
+				}
 			}
 		case replacement == nil:
 			// deleted
 		default:
 			b.WriteString(replacement.Format(true, nil) + "\n")
+		}
+		if p.mode == modeMaster {
+			b.WriteString(strings.Join(keep, ""))
 		}
 	}
 	if p.mode == modeMaster && p.edit {
@@ -371,10 +395,10 @@ func (p *pc) editMaster(args []string) {
 			}
 		}
 	}
-	if p.mode == modeField {
+	if p.mode == modeField || p.mode == modeParam {
 		for _, e := range edits {
 			if !e.done {
-				p.warnf("unmatched service: \"%s\"", e.sp.raw)
+				p.warnf("unmatched service_name/type: \"%s\"", e.sp.raw)
 			}
 		}
 	}
@@ -504,4 +528,11 @@ func (p *pc) writeFile(path, text string) {
 		os.Remove(name)
 		p.fatalf("write %s: %s", path, config.ErrnoText(err))
 	}
+}
+
+func withNewline(l string) string {
+	if strings.HasSuffix(l, "\n") {
+		return l
+	}
+	return l + "\n"
 }

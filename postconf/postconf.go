@@ -367,6 +367,9 @@ func (p *pc) classify() {
 			}
 		}
 	}
+	if p.defaults {
+		return
+	}
 	for _, n := range p.undefinedMain {
 		p.warnf("%s: undefined parameter: %s", filepath.Join(p.dir, "main.cf"), n)
 	}

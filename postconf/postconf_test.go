@@ -68,7 +68,11 @@ type result struct {
 func run(t *testing.T, bin string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "MAIL_CONFIG=")
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "MAIL_CONFIG=") {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
 	var so, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &so, &se
 	err := cmd.Run()
@@ -190,7 +194,7 @@ func TestDifferentialShow(t *testing.T) {
 			{"-x", "mydestination", "cond", "smtpd_recipient_restrictions", "myorigin", "relay_domains", "mynetworks", "relay_destination_concurrency_limit"},
 			{"-xf", "smtpd_recipient_restrictions", "smtpd_relay_restrictions"},
 			{"-df", "smtpd_relay_restrictions", "relayhost", "mynetworks_style", "relay_destination_concurrency_limit", "local_destination_concurrency_limit"},
-			{"-o", "myhostname=other.test", "-x", "mydestination", "smtpd_banner"},
+			{"-o", "myhostname=other.test", "-x", "mydestination", "myorigin"},
 			{"-M"}, {"-Mf"}, {"-M", "relay", "smtp/unix", "submission", "nosuch/inet", "smtp/bogus", "*/unix-dgram"},
 			{"-Mf", "maildrop"}, {"-Mx"}, {"-Mfx"},
 			{"-F"}, {"-Ff"}, {"-Fh", "smtp/inet"}, {"-FH", "pickup"}, {"-F", "*/*/chroot", "pickup/unix/wakeup", "nosuch/unix/command"},
