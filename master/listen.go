@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -223,14 +222,32 @@ func listenerFile(l net.Listener) (*os.File, error) {
 	return nil, fmt.Errorf("unsupported listener %T", l)
 }
 
-// waitReadable blocks until a client waits on l (a connection is pending),
-// or l's deadline passes (cancel). It never accepts.
-func waitReadable(l net.Listener) bool {
+// watchFile returns a duplicate of l's descriptor as a pollable file, to
+// wait on (a listener's own RawConn cannot wait for readability).
+func watchFile(l net.Listener) (*os.File, error) {
 	sc, ok := l.(syscall.Conn)
 	if !ok {
-		return false
+		return nil, fmt.Errorf("unsupported listener %T", l)
 	}
 	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	nfd, derr := -1, error(nil)
+	if err := rc.Control(func(fd uintptr) { nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	return os.NewFile(uintptr(nfd), "listener"), nil
+}
+
+// waitReadable blocks until a client waits on the listening socket f (a
+// connection is pending), or f's read deadline passes (cancel). It never
+// accepts.
+func waitReadable(f *os.File) bool {
+	rc, err := f.SyscallConn()
 	if err != nil {
 		return false
 	}
@@ -242,12 +259,4 @@ func waitReadable(l net.Listener) bool {
 		return pending
 	})
 	return err == nil && pending
-}
-
-type deadliner interface{ SetDeadline(time.Time) error }
-
-func setDeadline(l net.Listener, t time.Time) {
-	if d, ok := l.(deadliner); ok {
-		d.SetDeadline(t)
-	}
 }

@@ -60,7 +60,8 @@ type svc struct {
 	removed   bool
 	throttled bool
 	crashes   []time.Time
-	watchGen  int // generation of the current on-demand watch, 0 = none
+	watchGen  int        // generation of the current on-demand watch, 0 = none
+	watching  []*os.File // what the watch waits on
 	wakeStop  chan struct{}
 }
 
@@ -292,12 +293,18 @@ func (m *master) watch(s *svc) {
 	gen := m.nextGen
 	s.watchGen = gen
 	for _, l := range s.listeners {
-		setDeadline(l, time.Time{})
-		go func(l net.Listener) {
-			if waitReadable(l) {
+		f, err := watchFile(l)
+		if err != nil {
+			log.Warningf("%s: %v", s.ent.Key(), err)
+			continue
+		}
+		s.watching = append(s.watching, f)
+		go func() {
+			if waitReadable(f) {
 				m.events <- readableEvent{s, gen}
 			}
-		}(l)
+			f.Close()
+		}()
 	}
 }
 
@@ -306,9 +313,10 @@ func (m *master) cancelWatch(s *svc) {
 		return
 	}
 	s.watchGen = 0
-	for _, l := range s.listeners {
-		setDeadline(l, time.Unix(1, 0))
+	for _, f := range s.watching {
+		f.SetReadDeadline(time.Unix(1, 0))
 	}
+	s.watching = nil
 }
 
 // drain tells the processes of s to finish their sessions and exit.
@@ -322,14 +330,12 @@ func (m *master) drain(s *svc) {
 }
 
 // signal sends sig to p. A process that has not reported ready yet may not
-// have its signal handlers installed and serves nobody yet: SIGTERM and
-// SIGHUP kill it, other signals are not sent.
+// have its signal handlers installed (and may already have accepted a
+// client): the signal waits for its readiness.
 func (m *master) signal(p *proc, sig syscall.Signal) {
 	if !p.ready && sig != syscall.SIGKILL {
-		if sig == syscall.SIGTERM || sig == syscall.SIGHUP {
-			// Not serving yet: nothing to finish.
-			p.cmd.Process.Signal(syscall.SIGKILL)
-		}
+		// The status event handler sends SIGTERM (stopping) or SIGHUP
+		// (draining) when the process reports ready.
 		return
 	}
 	p.cmd.Process.Signal(sig)
@@ -354,7 +360,6 @@ func (m *master) handle(ev any) {
 	case readableEvent:
 		s := ev.s
 		if s.watchGen == ev.gen && len(s.procs) == 0 && !s.removed && !s.throttled && !m.stopping {
-			s.watchGen = 0
 			m.spawn(s)
 		}
 	case unthrottleEvent:

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -81,8 +80,7 @@ func (s *Service) jail() error {
 	if !s.Unpriv {
 		return nil
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// Main runs on the locked main thread (see init).
 	allThreads, err := DropPrivileges(uid, gid)
 	if err != nil {
 		return err

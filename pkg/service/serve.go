@@ -34,24 +34,30 @@ func newTracker(s *Service, maxUse int) *tracker {
 		limit: make(chan struct{}), idle: make(chan struct{}, 1)}
 }
 
-// acquire records a new session; it reports false when max_use was already
-// reached and the connection must not be served.
-func (t *tracker) acquire() bool {
+// acquire records a new session and reports whether max_use is reached:
+// the acceptor that gets true stops accepting. A connection already
+// accepted is always served, even beyond max_use (another listener's
+// acceptor may have taken it meanwhile): dropping it would lose a client.
+func (t *tracker) acquire() (last bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.limitHit {
-		return false
-	}
 	t.active++
 	t.uses++
 	if t.uses == 1 {
 		go t.s.tellMaster(StatusUsed)
 	}
-	if t.maxUse > 0 && t.uses >= t.maxUse {
+	if t.maxUse > 0 && t.uses >= t.maxUse && !t.limitHit {
 		t.limitHit = true
 		close(t.limit)
 	}
-	return true
+	return t.limitHit
+}
+
+// done reports whether max_use was reached.
+func (t *tracker) done() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.limitHit
 }
 
 func (t *tracker) release() {
@@ -103,14 +109,14 @@ type trackedListener struct {
 }
 
 func (l *trackedListener) Accept() (net.Conn, error) {
+	if l.t.done() {
+		return nil, net.ErrClosed
+	}
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	if !l.t.acquire() {
-		c.Close()
-		return nil, net.ErrClosed
-	}
+	l.t.acquire()
 	return &trackedConn{Conn: c, t: l.t}, nil
 }
 
@@ -160,7 +166,7 @@ func (s *Service) serve(d *Daemon) int {
 	}
 
 	var g *grpc.Server
-	var sessions sync.WaitGroup
+	var acceptors, sessions sync.WaitGroup
 	switch {
 	case d.RegisterGRPC != nil && (d.HandleConn == nil || s.Type != "inet"):
 		g = grpc.NewServer(d.GRPCOptions...)
@@ -170,7 +176,11 @@ func (s *Service) serve(d *Daemon) int {
 		}
 	case d.HandleConn != nil:
 		for _, l := range s.listeners {
-			go s.acceptLoop(ctx, l, t, d, &sessions)
+			acceptors.Add(1)
+			go func() {
+				defer acceptors.Done()
+				s.acceptLoop(ctx, l, t, d, &sessions)
+			}()
 		}
 	}
 
@@ -240,7 +250,9 @@ loop:
 		for _, l := range s.listeners {
 			l.Close()
 		}
-		go func() { sessions.Wait(); close(done) }()
+		// An acceptor may hold a connection it has not counted yet:
+		// wait for the acceptors to return before the sessions.
+		go func() { acceptors.Wait(); sessions.Wait(); close(done) }()
 	}
 	for {
 		select {
@@ -287,10 +299,7 @@ func (s *Service) acceptLoop(ctx context.Context, l net.Listener, t *tracker, d 
 			}
 			return
 		}
-		if !t.acquire() {
-			c.Close()
-			return
-		}
+		last := t.acquire()
 		sessions.Add(1)
 		go func() {
 			defer sessions.Done()
@@ -304,5 +313,8 @@ func (s *Service) acceptLoop(ctx context.Context, l net.Listener, t *tracker, d 
 			}()
 			d.HandleConn(ctx, s, tc)
 		}()
+		if last {
+			return
+		}
 	}
 }

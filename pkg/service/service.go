@@ -88,6 +88,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -97,6 +98,12 @@ import (
 	"postern/pkg/config"
 	"postern/pkg/log"
 )
+
+// The main goroutine stays on the process's main thread until Main has
+// built the jail: PR_SET_NO_NEW_PRIVS is a per-thread attribute that a cgo
+// binary can only set on the calling thread, and the main thread is the
+// one /proc/PID/status shows.
+func init() { runtime.LockOSThread() }
 
 // File descriptors and status bytes shared with master.
 const (
@@ -263,7 +270,9 @@ func Main(args []string, d *Daemon) int {
 			return 1
 		}
 	}
-	if err := s.jail(); err != nil {
+	err = s.jail()
+	runtime.UnlockOSThread()
+	if err != nil {
 		log.Fatalf("%v", err)
 		return 1
 	}

@@ -63,19 +63,21 @@ func TestCheckStatus(t *testing.T) {
 
 func TestTrackerMaxUse(t *testing.T) {
 	tr := newTracker(&Service{}, 2)
-	for i := 0; i < 2; i++ {
-		if !tr.acquire() {
-			t.Fatalf("session %d refused", i+1)
-		}
+	if tr.acquire() || tr.done() {
+		t.Fatal("limit reached after one session of two")
+	}
+	if !tr.acquire() {
+		t.Fatal("limit not reached after max_use sessions")
 	}
 	select {
 	case <-tr.limit:
 	default:
 		t.Error("limit not signalled after max_use sessions")
 	}
-	if tr.acquire() {
-		t.Error("session beyond max_use accepted")
+	if !tr.acquire() || !tr.done() {
+		t.Error("limit forgotten")
 	}
+	tr.release()
 	tr.release()
 	if tr.idleFor() != 0 {
 		t.Error("idle while a session is active")
