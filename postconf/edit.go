@@ -39,6 +39,7 @@ func (p *pc) editMain(args []string) {
 		}
 	}
 	path := filepath.Join(p.dir, "main.cf")
+	tmp := p.createTemp(path)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		p.fatalf("open %s for reading: %s", path, config.ErrnoText(err))
@@ -109,5 +110,5 @@ func (p *pc) editMain(args []string) {
 			b.WriteString("\n")
 		}
 	}
-	p.writeFile(path, b.String())
+	p.commitTemp(tmp, path, b.String())
 }

@@ -80,7 +80,7 @@ func (p *pc) serviceExpander(s *config.Service) func(string) string {
 		x, err := c.Expand(v)
 		if err != nil {
 			p.warnf("%s", err)
-			p.fatalf("dictionary mail_dict: macro processing error")
+			p.fatalf("macro processing error")
 		}
 		return x
 	}
@@ -303,6 +303,7 @@ func (p *pc) editMaster(args []string) {
 	}
 
 	path := filepath.Join(p.dir, "master.cf")
+	tmp := p.createTemp(path)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		p.fatalf("open %s for reading: %s", path, config.ErrnoText(err))
@@ -402,7 +403,7 @@ func (p *pc) editMaster(args []string) {
 			}
 		}
 	}
-	p.writeFile(path, b.String())
+	p.commitTemp(tmp, path, b.String())
 }
 
 // applyMasterEdits applies the edits that match s. It reports whether s
@@ -499,19 +500,26 @@ func joinFields(f []string) string {
 	return b.String()
 }
 
-// writeFile replaces path with text atomically: a temporary file in the
-// same directory, synced, then renamed over it (its mode kept).
-func (p *pc) writeFile(path, text string) {
+// createTemp creates PATH.tmp, where the new text of path is written
+// before it is renamed into place (Postfix's postconf does the same, and
+// fails the same way when the directory is missing).
+func (p *pc) createTemp(path string) *os.File {
+	tmp, err := os.OpenFile(path+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		p.fatalf("open %s: %s", path+".tmp", config.ErrnoText(err))
+	}
+	p.cleanup = append(p.cleanup, func() { tmp.Close(); os.Remove(tmp.Name()) })
+	return tmp
+}
+
+// commitTemp writes text to tmp, syncs it, gives it path's mode and
+// renames it over path.
+func (p *pc) commitTemp(tmp *os.File, path, text string) {
 	mode := os.FileMode(0o644)
 	if st, err := os.Stat(path); err == nil {
 		mode = st.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		p.fatalf("open %s: %s", path+".tmp", config.ErrnoText(err))
-	}
-	name := tmp.Name()
-	_, err = tmp.WriteString(text)
+	_, err := tmp.WriteString(text)
 	if err == nil {
 		err = tmp.Chmod(mode)
 	}
@@ -522,12 +530,12 @@ func (p *pc) writeFile(path, text string) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(name, path)
+		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
-		os.Remove(name)
-		p.fatalf("write %s: %s", path, config.ErrnoText(err))
+		p.fatalf("write %s: %s", tmp.Name(), config.ErrnoText(err))
 	}
+	p.cleanup = nil
 }
 
 func withNewline(l string) string {

@@ -36,6 +36,9 @@ func Main(args []string) (status int) {
 	p := &pc{out: out, prog: args[0]}
 	defer func() {
 		out.Flush()
+		for _, f := range p.cleanup {
+			f()
+		}
 		if r := recover(); r != nil {
 			f, ok := r.(fatalError)
 			if !ok {
@@ -79,6 +82,7 @@ type pc struct {
 	known                          map[string]string // name -> class: builtin, service, user
 	serviceDefaults                map[string]string
 	undefinedMain, undefinedMaster []string
+	cleanup                        []func() // run at exit: remove a temporary file left by a fatal error
 }
 
 func (p *pc) fatalf(format string, a ...any) {
@@ -257,24 +261,21 @@ func (p *pc) printList(l []string) {
 // load reads main.cf (fatal when missing) and master.cf (a warning when
 // missing, unless masterRequired), and works out which names are known.
 func (p *pc) load(masterRequired bool) {
-	mpath := filepath.Join(p.dir, "master.cf")
-	mf, err := config.ReadMasterCF(mpath)
-	if err != nil {
-		var me *config.MasterError
-		if masterRequired || asMasterError(err, &me) {
-			p.fatalf("%s", err)
-		}
-		p.warnf("%s", err)
-		mf = &config.MasterFile{Path: mpath}
+	// Postfix reads main.cf first, except for the master.cf modes.
+	if masterRequired {
+		p.loadMaster(true)
+		p.loadMain()
+	} else {
+		p.loadMain()
+		p.loadMaster(false)
 	}
-	for _, w := range mf.Warnings {
-		p.warnf("%s", w)
-	}
-	p.master = mf
+	p.classify()
+}
+
+func (p *pc) loadMain() {
 	if p.defaults {
 		// -d ignores main.cf entirely.
 		p.cfg = config.New()
-		p.classify()
 		return
 	}
 	f, err := config.ParseMainCF(filepath.Join(p.dir, "main.cf"))
@@ -295,7 +296,23 @@ func (p *pc) load(masterRequired bool) {
 		last[e.Name] = e.Value
 	}
 	p.cfg = config.FromFile(p.dir, f)
-	p.classify()
+}
+
+func (p *pc) loadMaster(required bool) {
+	mpath := filepath.Join(p.dir, "master.cf")
+	mf, err := config.ReadMasterCF(mpath)
+	if err != nil {
+		var me *config.MasterError
+		if required || asMasterError(err, &me) {
+			p.fatalf("%s", err)
+		}
+		p.warnf("%s", err)
+		mf = &config.MasterFile{Path: mpath}
+	}
+	for _, w := range mf.Warnings {
+		p.warnf("%s", w)
+	}
+	p.master = mf
 }
 
 func asMasterError(err error, me **config.MasterError) bool {
@@ -534,7 +551,7 @@ func (p *pc) printParam(name, value string, c *config.Config) {
 		v, err := c.Expand(value)
 		if err != nil {
 			p.warnf("%s", err)
-			p.fatalf("dictionary mail_dict: macro processing error")
+			p.fatalf("macro processing error")
 		}
 		value = v
 	}
