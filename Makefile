@@ -24,7 +24,7 @@ INSTALL_ENV = MULTI='$(MULTI)' DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' SBINDIR='
 	LIBEXEC='$(LIBEXEC)' CONFDIR='$(CONFDIR)' SYSTEMDDIR='$(SYSTEMDDIR)' DATADIR='$(DATADIR)' \
 	DOCDIR='$(DOCDIR)' SETGID_GROUP='$(SETGID_GROUP)' COMMANDS='$(COMMANDS)' FORCE='$(FORCE)'
 
-.PHONY: all build test test-unit test-e2e run install install-compat lint proto clean bench fuzz
+.PHONY: all build test run install install-compat lint proto clean bench fuzz
 
 all: build
 
@@ -53,6 +53,17 @@ proto:
 		--go_out=proto --go_opt=paths=source_relative \
 		--go-grpc_out=proto --go-grpc_opt=paths=source_relative \
 		proto/*.proto
+
+# Runs every fuzz target for FUZZTIME each (go test allows one -fuzz per run).
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | cut -c6-); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/...

@@ -99,7 +99,7 @@ func (x *expander) expand(s string, depth int) (string, error) {
 
 // value returns the expanded value of a parameter.
 func (x *expander) value(name string, depth int) (string, error) {
-	if depth >= maxNesting {
+	if depth > maxNesting { // Postfix checks level++ > 100
 		return "", &ExpandError{fmt.Sprintf("unreasonable macro call nesting: %q", name)}
 	}
 	raw, ok := x.lookup(name)
@@ -246,10 +246,13 @@ func compare(a, op, b string) (bool, error) {
 		}
 		return cmpResult(cmpInt(na, nb), op), nil
 	case "<level", "<=level", ">level", ">=level":
-		la, err1 := parseLevel(a)
-		lb, err2 := parseLevel(b)
-		if err1 != nil || err2 != nil {
-			return false, &ExpandError{fmt.Sprintf("bad compatibility level in: \"%s %s %s\"", a, op, b)}
+		la, err := parseLevel(a)
+		if err != nil {
+			return false, &ExpandError{fmt.Sprintf("malformed compatibility level syntax: \"%s\"", a)}
+		}
+		lb, err := parseLevel(b)
+		if err != nil {
+			return false, &ExpandError{fmt.Sprintf("malformed compatibility level syntax: \"%s\"", b)}
 		}
 		return cmpResult(cmpLevel(la, lb), strings.TrimSuffix(op, "level")), nil
 	}
