@@ -29,6 +29,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "postern: unknown program name %q\n", name)
 		usage()
 	}
+	// Programs name themselves in messages ("postconf: fatal: ..."), so
+	// they get the bare name, not the path they were invoked by.
+	args = append([]string{name}, args[1:]...)
 	os.Exit(prog(args))
 }
 
