@@ -15,7 +15,10 @@
 // defer trace flush saved private public pid) and data_directory with
 // Postfix's owners and modes (see pkg/instance), takes the lock on
 // queue_directory/pid/master.pid and writes its PID there, opens every
-// service's listening sockets, and starts one daemon process per service.
+// service's listening sockets, and starts the daemons: a service with a
+// wakeup at once (it has periodic work), every other one when its first
+// client connects, as Postfix does, so that an idle system runs few
+// processes.
 // It is normally started by "postern start" (in the background, with -w)
 // or "postern start-fg" (in the foreground, for systemd and containers);
 // master itself never forks into the background.
@@ -33,7 +36,8 @@
 // Daemons. master runs daemon_directory/COMMAND with the listeners as
 // inherited descriptors; pkg/service documents the argument, descriptor and
 // signal conventions. A Go daemon serves many sessions concurrently, so
-// master runs one process per service: maxproc is accepted, and any value
+// master runs at most one process per service (besides processes that
+// finish their sessions after a reload): maxproc is accepted, and any value
 // means one process (a clean way to add processes under load would be a
 // "busy" status byte from the daemon; none of our daemons needs it, as
 // goroutines already use every CPU). A daemon that exits voluntarily

@@ -182,6 +182,17 @@ func (m *master) stopWakeups(s *svc) {
 	}
 }
 
+// startService starts a process of a service that has a wakeup (it has
+// periodic work: pickup, qmgr); the others get one when the first client
+// connects, as in Postfix, so that an idle system runs few processes.
+func (m *master) startService(s *svc) {
+	if secs, onlyUsed := s.ent.WakeupTime(); secs > 0 && !onlyUsed {
+		m.spawn(s)
+	} else {
+		m.watch(s)
+	}
+}
+
 // args builds a daemon's argument vector (see pkg/service).
 func (m *master) args(s *svc) []string {
 	a := []string{s.ent.Command, "-n", s.ent.Name, "-t", s.ent.Type}
@@ -521,9 +532,14 @@ func (m *master) reload() {
 		s.ent, s.path = ent, m.programPath(ent)
 		s.crashes = nil
 		m.startWakeups(s)
+		hadProcs := m.live(s) > 0
 		m.drain(s)
 		if !s.throttled {
-			m.spawn(s)
+			if hadProcs {
+				m.spawn(s) // take over from the draining process at once
+			} else {
+				m.startService(s)
+			}
 		}
 		order = append(order, k)
 	}
@@ -536,7 +552,7 @@ func (m *master) reload() {
 			log.Warningf("%v", err)
 			continue
 		}
-		m.spawn(m.services[e.Key()])
+		m.startService(m.services[e.Key()])
 	}
 }
 
@@ -682,7 +698,7 @@ func Main(args []string) int {
 		log.Infof("running as %s (uid %d), not root: every daemon runs as this user, without chroot", m.owners.MailOwner, os.Getuid())
 	}
 	for _, k := range m.order {
-		m.spawn(m.services[k])
+		m.startService(m.services[k])
 	}
 	if m.readyPipe != nil {
 		m.readyPipe.WriteString("ok\n")

@@ -301,6 +301,12 @@ func TestFailingDaemonIsThrottledOthersServe(t *testing.T) {
 	good, bad := ti.FreePort(t), ti.FreePort(t)
 	in := ti.New(t, ti.Options{MasterCF: services(good) + fmt.Sprintf("127.0.0.1:%d inet n - n - - testdaemon fail\n", bad)})
 	in.Start()
+	// The service starts on demand: a client comes (and waits).
+	c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 	in.WaitLog(`postern/testdaemon\[\d+\]: fatal: failing at start as asked$`)
 	in.WaitLog(`postern/master\[\d+\]: warning: process \S+/testdaemon pid \d+ exit status 1$`)
 	in.WaitLog(`postern/master\[\d+\]: warning: \S+/testdaemon: bad command startup -- throttling$`)
@@ -437,6 +443,9 @@ func TestMaxIdleExitAndStartOnDemand(t *testing.T) {
 	port := ti.FreePort(t)
 	in := ti.New(t, ti.Options{MasterCF: fmt.Sprintf("127.0.0.1:%d inet n - n - - testdaemon -o max_idle=1s -o max_use=2\n", port)})
 	in.Start()
+	if n := len(ti.Children(in.MasterPID())); n != 0 {
+		t.Errorf("%d daemons before the first client, want 0 (started on demand)", n)
+	}
 	pid := helloPID(t, port)
 	if !ti.Poll(5*time.Second, func() bool { return !ti.Alive(pid) }) {
 		t.Fatalf("daemon %d did not exit after max_idle", pid)
