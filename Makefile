@@ -3,6 +3,10 @@
 # postdrop is a separate copy because it is installed setgid.
 
 GO      ?= go
+# Pure Go: a static executable, and syscall.AllThreadsSyscall (which
+# pkg/service uses to set PR_SET_NO_NEW_PRIVS on every thread) works only
+# without cgo. os/user and the resolver then read /etc files directly.
+export CGO_ENABLED = 0
 PREFIX  ?= /usr
 DESTDIR ?=
 SBINDIR   = $(PREFIX)/sbin
