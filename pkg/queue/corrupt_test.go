@@ -40,6 +40,13 @@ func fullRead(data []byte) (s snapshot, err error) {
 	if err := qf.Verify(); err != nil {
 		return s, err
 	}
+	if n := qf.NumRecipients(); n > 0 {
+		// The done-marker's way to a status byte must agree.
+		qf.offsets = nil
+		if _, err := qf.statusOffset(n - 1); err != nil {
+			return s, err
+		}
+	}
 	s.Content, s.Forced, s.Warned, s.Size = string(c), qf.ForcedExpire(), qf.DelayWarned(), qf.MessageSize()
 	if len(s.Rcpts) != qf.NumRecipients() || int64(len(c)) != s.Size {
 		return s, errors.New("inconsistent counts reported as valid")

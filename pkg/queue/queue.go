@@ -51,7 +51,7 @@ const (
 
 // DefaultMethod is the commit method New selects, chosen by measurement
 // (bench/RESULTS-queue.md).
-const DefaultMethod = MethodExecBit
+const DefaultMethod = MethodRename
 
 func (m CommitMethod) String() string {
 	if m == MethodRename {

@@ -310,8 +310,8 @@ func TestMovesAndHashing(t *testing.T) {
 	q.HashDepth = 2
 	id, _ := writeSample(t, q, Incoming)
 	p, err := q.Move(id, Incoming, Active)
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || p != filepath.Join(q.Dir, Active, id) {
+		t.Fatal(p, err)
 	}
 	if p, err = q.Move(id, Active, Deferred); err != nil {
 		t.Fatal(err)

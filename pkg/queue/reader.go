@@ -516,8 +516,8 @@ func (qf *File) statusOffset(i int) (int64, error) {
 		qf.offsets = qf.offsets[:0]
 		err := qf.walk(func(typ byte, payload []byte, payOff int64, sect int) error {
 			if typ == recRcpt {
-				if payload[0] != statusTodo && payload[0] != statusDone {
-					return corrupt(payOff, "bad recipient status byte %#x", payload[0])
+				if len(payload) == 0 || payload[0] != statusTodo && payload[0] != statusDone {
+					return corrupt(payOff, "bad recipient record")
 				}
 				qf.offsets = append(qf.offsets, payOff)
 				idx++

@@ -357,6 +357,7 @@ type dirSyncer struct {
 	cond     sync.Cond
 	path     string
 	fd       int
+	dev, ino uint64
 	next     *syncBatch
 	inflight bool
 }
@@ -367,20 +368,29 @@ type syncBatch struct {
 }
 
 var (
+	dirFsyncs    atomic.Int64 // for benchmarks: directory fsyncs done
 	dirSyncersMu sync.Mutex
 	dirSyncers   = map[string]*dirSyncer{}
 )
 
 func syncDir(path string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return err
+	}
 	dirSyncersMu.Lock()
 	s := dirSyncers[path]
-	if s == nil {
+	if s == nil || s.dev != st.Dev || s.ino != st.Ino {
+		// New, or removed and made again: (re)open it. An old syncer's
+		// descriptor stays open for writers that still use it.
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			dirSyncersMu.Unlock()
 			return err
 		}
-		s = &dirSyncer{path: path, fd: fd}
+		var fst unix.Stat_t
+		unix.Fstat(fd, &fst)
+		s = &dirSyncer{path: path, fd: fd, dev: fst.Dev, ino: fst.Ino}
 		s.cond.L = &s.mu
 		dirSyncers[path] = s
 	}
@@ -405,6 +415,7 @@ func (s *dirSyncer) sync() error {
 	s.inflight = true
 	s.mu.Unlock()
 	err := unix.Fsync(s.fd)
+	dirFsyncs.Add(1)
 	s.mu.Lock()
 	b.err, b.done = err, true
 	s.inflight = false
