@@ -283,17 +283,7 @@ func (p *pc) loadMain() {
 		p.fatalf("%s", err)
 	}
 	for _, w := range f.Warnings {
-		if !strings.Contains(w, ": overriding earlier entry: ") {
-			p.warnf("%s", w)
-		}
-	}
-	// Postfix names the value being overridden (the earlier one).
-	last := map[string]string{}
-	for _, e := range f.Entries {
-		if old, dup := last[e.Name]; dup {
-			p.warnf("%s, line %d: overriding earlier entry: %s=%s", f.Path, e.Line, e.Name, old)
-		}
-		last[e.Name] = e.Value
+		p.warnf("%s", w)
 	}
 	p.cfg = config.FromFile(p.dir, f)
 }

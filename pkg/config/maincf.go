@@ -132,8 +132,9 @@ func ParseMainCFBytes(path string, data []byte) (*File, error) {
 		if err != nil {
 			return nil, &SyntaxError{Path: path, Line: ll.FirstLine, Msg: err.Error()}
 		}
-		if _, dup := seen[name]; dup {
-			f.Warnings = append(f.Warnings, fmt.Sprintf("%s, line %d: overriding earlier entry: %s=%s", path, ll.FirstLine, name, value))
+		if prev, dup := seen[name]; dup {
+			// Postfix names the line of the new entry and the value it replaces.
+			f.Warnings = append(f.Warnings, fmt.Sprintf("%s, line %d: overriding earlier entry: %s=%s", path, ll.FirstLine, name, f.Entries[prev].Value))
 		}
 		seen[name] = len(f.Entries)
 		f.Entries = append(f.Entries, Entry{Name: name, Value: value, Line: ll.FirstLine, EndLine: ll.LastLine})

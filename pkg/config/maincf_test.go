@@ -42,7 +42,7 @@ func TestParseMainCFSyntax(t *testing.T) {
 			t.Errorf("entry %d: got %+v, want %+v", i, f.Entries[i], w)
 		}
 	}
-	if len(f.Warnings) != 1 || f.Warnings[0] != "main.cf, line 14: overriding earlier entry: home_mailbox=Maildir/" {
+	if len(f.Warnings) != 1 || f.Warnings[0] != "main.cf, line 14: overriding earlier entry: home_mailbox=Mailbox" {
 		t.Errorf("warnings: %q", f.Warnings)
 	}
 	c := FromFile("/tmp", f)
