@@ -52,7 +52,13 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
 
+# Regenerates the committed Go code of the internal gRPC services from
+# proto/*.proto (needs Debian's protobuf-compiler and the Go plugins:
+# go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+# google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2). A normal build
+# never needs protoc.
 proto:
+	@set -- proto/*.proto; if [ ! -e "$$1" ]; then echo "make proto: no proto/*.proto files yet"; exit 0; fi; \
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc --proto_path=proto \
 		--go_out=proto --go_opt=paths=source_relative \
 		--go-grpc_out=proto --go-grpc_opt=paths=source_relative \
