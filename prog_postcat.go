@@ -1,0 +1,5 @@
+package main
+
+import "postern/postcat"
+
+func init() { programs["postcat"] = postcat.Main }
