@@ -1,0 +1,5 @@
+package main
+
+import "postern/postdrop"
+
+func init() { programs["postdrop"] = postdrop.Main }
