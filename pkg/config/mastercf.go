@@ -416,7 +416,6 @@ func (s *Service) Overrides() [][2]string {
 // 80 columns with a 4-space indent. expand, when not nil, is applied to
 // every -o value (postconf -Mx). The result has no trailing newline.
 func (s *Service) Format(fold bool, expand func(string) string) string {
-	const lineLimit, indent = 80, 4
 	goal := [8]int{0, 11, 17, 25, 33, 41, 49, 57}
 	var b strings.Builder
 	n := 0
@@ -433,54 +432,7 @@ func (s *Service) Format(fold bool, expand func(string) string) string {
 		}
 		add(f[i])
 	}
-	inOpts := true
-	for i := 8; i < len(f); i++ {
-		arg := f[i]
-		argLen := len(arg)
-		aval, hasVal, parens := "", false, false
-		if inOpts {
-			if !strings.HasPrefix(arg, "-") || arg == "--" {
-				inOpts = false
-			} else if len(arg) > 1 && arg[1] == 'o' && i+1 < len(f) {
-				hasVal = true
-				aval = f[i+1]
-				n = lineLimit
-				if arg == "-o" && expand != nil {
-					aval = expand(aval)
-				}
-				argLen += len(aval) + 3
-				if strings.ContainsAny(aval, masterBlanks) {
-					parens = true
-					argLen += 2
-				}
-			}
-		} else {
-			parens = strings.ContainsAny(arg, masterBlanks)
-		}
-		if n > indent {
-			if !fold || n+1+argLen < lineLimit {
-				add(" ")
-			} else {
-				b.WriteString("\n    ")
-				n = indent
-			}
-		}
-		if !inOpts && parens {
-			add("{" + arg + "}")
-		} else {
-			add(arg)
-		}
-		if hasVal {
-			add(" ")
-			if parens {
-				add("{" + aval + "}")
-			} else {
-				add(aval)
-			}
-			i++
-			n = lineLimit
-		}
-	}
+	appendArgs(&b, &n, f[8:], fold, expand, 3)
 	return b.String()
 }
 
@@ -490,59 +442,11 @@ func (s *Service) Format(fold bool, expand func(string) string) string {
 // wrapped at 80 columns (start is the length of what precedes the text on
 // the first line).
 func (s *Service) CommandText(fold bool, start int, expand func(string) string) string {
-	const lineLimit, indent = 80, 4
 	var b strings.Builder
 	n := start
 	add := func(t string) { b.WriteString(t); n += len(t) }
 	add(s.Command)
-	inOpts := true
-	for i := 0; i < len(s.Args); i++ {
-		arg := s.Args[i]
-		argLen := len(arg)
-		aval, hasVal, parens := "", false, false
-		if inOpts {
-			if !strings.HasPrefix(arg, "-") || arg == "--" {
-				inOpts = false
-			} else if len(arg) > 1 && arg[1] == 'o' && i+1 < len(s.Args) {
-				hasVal = true
-				aval = s.Args[i+1]
-				n = lineLimit
-				if arg == "-o" && expand != nil {
-					aval = expand(aval)
-				}
-				argLen += len(aval) + 1
-				if strings.ContainsAny(aval, masterBlanks) {
-					parens = true
-					argLen += 2
-				}
-			}
-		} else {
-			parens = strings.ContainsAny(arg, masterBlanks)
-		}
-		if n > indent {
-			if !fold || n+1+argLen < lineLimit {
-				add(" ")
-			} else {
-				b.WriteString("\n    ")
-				n = indent
-			}
-		}
-		if !inOpts && parens {
-			add("{" + arg + "}")
-		} else {
-			add(arg)
-		}
-		if hasVal {
-			add(" ")
-			if parens {
-				add("{" + aval + "}")
-			} else {
-				add(aval)
-			}
-			i++
-			n = lineLimit
-		}
-	}
+	appendArgs(&b, &n, s.Args, fold, expand, 1)
 	return b.String()
 }
 
@@ -613,4 +517,64 @@ func ServiceParams(services []*Service) []ServiceParam {
 		}
 	}
 	return out
+}
+
+// appendArgs lays out command arguments after the program for postconf -M
+// and -F: "-o" options keep their value beside them, values and
+// non-option arguments that contain blanks go in braces, and with fold
+// lines wrap at 80 columns with a 4-space indent (each option with a value
+// then starts a line of its own). n is the current column; valueExtra is
+// what an option's value adds to its width when deciding to wrap (the two
+// commands differ by Postfix's own arithmetic).
+func appendArgs(b *strings.Builder, n *int, args []string, fold bool, expand func(string) string, valueExtra int) {
+	const lineLimit, indent = 80, 4
+	add := func(t string) { b.WriteString(t); *n += len(t) }
+	inOpts := true
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		argLen := len(arg)
+		aval, hasVal, parens := "", false, false
+		if inOpts {
+			if !strings.HasPrefix(arg, "-") || arg == "--" {
+				inOpts = false
+			} else if len(arg) > 1 && arg[1] == 'o' && i+1 < len(args) {
+				hasVal = true
+				aval = args[i+1]
+				*n = lineLimit
+				if arg == "-o" && expand != nil {
+					aval = expand(aval)
+				}
+				argLen += len(aval) + valueExtra
+				if strings.ContainsAny(aval, masterBlanks) {
+					parens = true
+					argLen += 2
+				}
+			}
+		} else {
+			parens = strings.ContainsAny(arg, masterBlanks)
+		}
+		if *n > indent {
+			if !fold || *n+1+argLen < lineLimit {
+				add(" ")
+			} else {
+				b.WriteString("\n    ")
+				*n = indent
+			}
+		}
+		if !inOpts && parens {
+			add("{" + arg + "}")
+		} else {
+			add(arg)
+		}
+		if hasVal {
+			add(" ")
+			if parens {
+				add("{" + aval + "}")
+			} else {
+				add(aval)
+			}
+			i++
+			*n = lineLimit
+		}
+	}
 }
