@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"postern/pkg/getopt"
 	"strconv"
 	"strings"
 	"syscall"
@@ -109,63 +110,44 @@ func (c *cat) warnf(format string, a ...any) {
 // values attached (-s100) or in the next argument, "--" ends options.
 func (c *cat) parseArgs(args []string) []string {
 	o := &c.opt
-	i := 0
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			i++
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			break
-		}
-		for j := 1; j < len(a); j++ {
-			switch ch := a[j]; ch {
-			case 'c', 's':
-				var v string
-				if j+1 < len(a) {
-					v = a[j+1:]
-				} else if i+1 < len(args) {
-					i++
-					v = args[i]
-				} else {
-					c.fatalf(usageText, c.prog)
-				}
-				j = len(a)
-				if ch == 'c' {
-					o.configDir = v
-					break
-				}
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || n < 0 || strings.TrimLeft(v, "0123456789") != "" {
-					c.fatalf("bad offset: %s", v)
-				}
-				o.skip = n
-			case 'b':
-				o.body = true
-			case 'd':
-				o.decimal = true
-			case 'e':
-				o.env = true
-			case 'h':
-				o.header = true
-			case 'o':
-				o.offsets = true
-			case 'q':
-				o.search = true
-			case 'r':
-				o.raw = true
-			case 'v':
-				o.verbose++
-			default:
-				c.fatalf(usageText, c.prog)
+	files, err := getopt.Parse(args, "bc:dehoqrs:v", func(ch byte, v string) error {
+		switch ch {
+		case 'c':
+			o.configDir = v
+		case 's':
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 || strings.TrimLeft(v, "0123456789") != "" {
+				c.fatalf("bad offset: %s", v)
 			}
+			o.skip = n
+		case 'b':
+			o.body = true
+		case 'd':
+			o.decimal = true
+		case 'e':
+			o.env = true
+		case 'h':
+			o.header = true
+		case 'o':
+			o.offsets = true
+		case 'q':
+			o.search = true
+		case 'r':
+			o.raw = true
+		case 'v':
+			o.verbose++
 		}
+		return nil
+	})
+	if err != nil {
+		// glibc's getopt message, then Postfix's usage line.
+		fmt.Fprintf(c.stderr, "%s: %v\n", c.prog, err)
+		c.fatalf(usageText, c.prog)
 	}
 	if !o.env && !o.header && !o.body {
 		o.env, o.header, o.body = true, true, true
 	}
-	return args[i:]
+	return files
 }
 
 func (c *cat) main(args []string) {

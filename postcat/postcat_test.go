@@ -308,11 +308,11 @@ func TestErrors(t *testing.T) {
 		{"directory", []string{dir}, "",
 			"postcat: warning: " + dir + ": input is not a valid queue file\n", 0},
 		{"-n is not an option", []string{"-n", notQueue}, "",
-			"postcat: fatal: " + fmt.Sprintf(usageText, "postcat") + "\n", 1},
+			"postcat: invalid option -- 'n'\npostcat: fatal: " + fmt.Sprintf(usageText, "postcat") + "\n", 1},
 		{"-s needs a number", []string{"-s", "x1", notQueue}, "",
 			"postcat: fatal: bad offset: x1\n", 1},
 		{"-s needs a value", []string{"-s"}, "",
-			"postcat: fatal: " + fmt.Sprintf(usageText, "postcat") + "\n", 1},
+			"postcat: option requires an argument -- 's'\npostcat: fatal: " + fmt.Sprintf(usageText, "postcat") + "\n", 1},
 		{"no main.cf", []string{"-c", filepath.Join(dir, "none"), "-q", "ABC"}, "",
 			"postcat: fatal: open " + filepath.Join(dir, "none", "main.cf") + ": No such file or directory\n", 1},
 	}

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"postern/pkg/getopt"
 	"sort"
 	"strings"
 
@@ -99,91 +100,69 @@ func (p *pc) warnf(format string, a ...any) {
 // runs the command.
 func (p *pc) run(args []string) {
 	p.mode = modeMain
-	i := 0
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			i++
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			break
-		}
-		for j := 1; j < len(a); j++ {
-			c := a[j]
-			switch c {
-			case 'c', 'o', 'C', 'b', 't':
-				var v string
-				if j+1 < len(a) {
-					v = a[j+1:]
-				} else if i+1 < len(args) {
-					i++
-					v = args[i]
-				} else {
-					p.usage()
-				}
-				j = len(a)
-				switch c {
-				case 'c':
-					p.configDir = v
-				case 'o':
-					name, value, err := config.SplitNameValue(v)
-					if err != nil {
-						p.fatalf("%s", err)
-					}
-					p.overrides = append(p.overrides, [2]string{name, value})
-				case 'C':
-					p.classes = map[string]bool{}
-					for _, cl := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-						if cl != "builtin" && cl != "service" && cl != "user" && cl != "all" {
-							p.fatalf("invalid parameter class: %s", cl)
-						}
-						p.classes[cl] = true
-					}
-				default:
-					p.fatalf("-%c is not supported", c)
-				}
-			case 'a':
-				p.mode = modeSASLServer
-			case 'A':
-				p.mode = modeSASLClient
-			case 'd':
-				p.defaults = true
-			case 'e':
-				p.edit = true
-			case 'f':
-				p.fold = true
-			case 'F':
-				p.mode = modeField
-			case 'h':
-				p.hideName = true
-			case 'H':
-				p.hideValue = true
-			case 'l':
-				p.mode = modeLocks
-			case 'm':
-				p.mode = modeTables
-			case 'M':
-				p.mode = modeMaster
-			case 'n':
-				p.nonDefault = true
-			case 'p':
-				p.mode = modeMain
-			case 'P':
-				p.mode = modeParam
-			case 'x':
-				p.expand = true
-			case 'X':
-				p.remove = true
-			case '#':
-				p.comment = true
-			case 'v':
-			default:
-				p.usage()
+	args, err := getopt.Parse(args, "aAb:c:C:defFhHlmMno:pPt:vxX#", func(c byte, v string) error {
+		switch c {
+		case 'c':
+			p.configDir = v
+		case 'o':
+			name, value, err := config.SplitNameValue(v)
+			if err != nil {
+				p.fatalf("%s", err)
 			}
+			p.overrides = append(p.overrides, [2]string{name, value})
+		case 'C':
+			p.classes = map[string]bool{}
+			for _, cl := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+				if cl != "builtin" && cl != "service" && cl != "user" && cl != "all" {
+					p.fatalf("invalid parameter class: %s", cl)
+				}
+				p.classes[cl] = true
+			}
+		case 'b', 't':
+			p.fatalf("-%c is not supported", c)
+		case 'a':
+			p.mode = modeSASLServer
+		case 'A':
+			p.mode = modeSASLClient
+		case 'd':
+			p.defaults = true
+		case 'e':
+			p.edit = true
+		case 'f':
+			p.fold = true
+		case 'F':
+			p.mode = modeField
+		case 'h':
+			p.hideName = true
+		case 'H':
+			p.hideValue = true
+		case 'l':
+			p.mode = modeLocks
+		case 'm':
+			p.mode = modeTables
+		case 'M':
+			p.mode = modeMaster
+		case 'n':
+			p.nonDefault = true
+		case 'p':
+			p.mode = modeMain
+		case 'P':
+			p.mode = modeParam
+		case 'x':
+			p.expand = true
+		case 'X':
+			p.remove = true
+		case '#':
+			p.comment = true
+		case 'v':
 		}
+		return nil
+	})
+	if err != nil {
+		p.out.Flush()
+		fmt.Fprintf(os.Stderr, "%s: %v\n", p.prog, err)
+		p.usage()
 	}
-	args = args[i:]
 	p.dir = config.Dir(p.configDir)
 
 	switch p.mode {

@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"postern/pkg/config"
+	"postern/pkg/getopt"
 	"strings"
 	"syscall"
 	"time"
@@ -99,85 +100,58 @@ func (r *runner) run(args []string) int {
 	var query, delkey *string
 	seq := false
 	confDir := ""
-	// POSIX getopt: options stop at the first operand.
-	i := 1
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			i++
-			break
-		}
-		if len(a) < 2 || a[0] != '-' {
-			break
-		}
-		for j := 1; j < len(a); j++ {
-			ch := a[j]
-			k := strings.IndexByte(r.Optstring, ch)
-			if k < 0 || ch == ':' {
-				fmt.Fprintf(r.Stderr, "%s: invalid option -- '%c'\n", r.Name, ch)
-				r.usage()
+	maps, err := getopt.Parse(args[1:], r.Optstring, func(ch byte, optarg string) error {
+		switch ch {
+		case 'N':
+			r.flags = r.flags&^table.WithoutNull | table.WithNull
+		case 'n':
+			r.flags = r.flags&^table.WithNull | table.WithoutNull
+		case 'b':
+			r.body = true
+		case 'h':
+			r.hdr = true
+		case 'm':
+			r.mime = true
+		case 'c':
+			confDir = optarg
+		case 'd':
+			if seq || query != nil || delkey != nil {
+				r.fatal("specify only one of -s -q or -d")
 			}
-			var optarg string
-			if k+1 < len(r.Optstring) && r.Optstring[k+1] == ':' {
-				if j+1 < len(a) {
-					optarg = a[j+1:]
-				} else if i+1 < len(args) {
-					i++
-					optarg = args[i]
-				} else {
-					fmt.Fprintf(r.Stderr, "%s: option requires an argument -- '%c'\n", r.Name, ch)
-					r.usage()
-				}
-				j = len(a)
+			delkey = &optarg
+		case 'f':
+			r.flags |= table.FixedCase
+		case 'F':
+			r.flags |= table.ValueIsFile
+		case 'i':
+			r.incr = true
+		case 'o':
+			r.asOwn = false
+		case 'p':
+			r.save = false
+		case 'q':
+			if seq || query != nil || delkey != nil {
+				r.fatal("specify only one of -s -q or -d")
 			}
-			switch ch {
-			case 'N':
-				r.flags = r.flags&^table.WithoutNull | table.WithNull
-			case 'n':
-				r.flags = r.flags&^table.WithNull | table.WithoutNull
-			case 'b':
-				r.body = true
-			case 'h':
-				r.hdr = true
-			case 'm':
-				r.mime = true
-			case 'c':
-				confDir = optarg
-			case 'd':
-				if seq || query != nil || delkey != nil {
-					r.fatal("specify only one of -s -q or -d")
-				}
-				delkey = &optarg
-			case 'f':
-				r.flags |= table.FixedCase
-			case 'F':
-				r.flags |= table.ValueIsFile
-			case 'i':
-				r.incr = true
-			case 'o':
-				r.asOwn = false
-			case 'p':
-				r.save = false
-			case 'q':
-				if seq || query != nil || delkey != nil {
-					r.fatal("specify only one of -s -q or -d")
-				}
-				query = &optarg
-			case 'r':
-				r.flags = r.flags&^table.DupIgnore | table.DupReplace
-			case 's':
-				if query != nil || delkey != nil {
-					r.fatal("specify only one of -s or -q or -d")
-				}
-				seq = true
-			case 'w':
-				r.flags = r.flags&^table.DupReplace | table.DupIgnore
-			case 'u', 'U', 'v':
-				// UTF-8 handling and verbosity: accepted, no effect.
+			query = &optarg
+		case 'r':
+			r.flags = r.flags&^table.DupIgnore | table.DupReplace
+		case 's':
+			if query != nil || delkey != nil {
+				r.fatal("specify only one of -s or -q or -d")
 			}
+			seq = true
+		case 'w':
+			r.flags = r.flags&^table.DupReplace | table.DupIgnore
+		case 'u', 'U', 'v':
+			// UTF-8 handling and verbosity: accepted, no effect.
 		}
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintf(r.Stderr, "%s: %v\n", r.Name, err)
+		r.usage()
 	}
-	maps := args[i:]
 	r.readConfig(confDir)
 	if (query == nil || *query != "-") && (r.hdr || r.body || r.mime) {
 		r.fatal("specify -b -h or -m only with \"-q -\"")
