@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"postern/pkg/getopt"
+	"postern/pkg/strerror"
 	"strconv"
 	"strings"
 	"syscall"
@@ -156,7 +157,7 @@ func (c *cat) main(args []string) {
 	case len(files) == 0:
 		data, err := io.ReadAll(c.stdin)
 		if err != nil {
-			c.fatalf("read stdin: %s", config.ErrnoText(err))
+			c.fatalf("read stdin: %s", strerror.Text(err))
 		}
 		c.postcat("stdin", bytes.NewReader(data), int64(len(data)))
 	case c.opt.search:
@@ -178,7 +179,7 @@ func (c *cat) main(args []string) {
 		for _, name := range files {
 			f, err := os.Open(name)
 			if err != nil {
-				c.fatalf("open %s: %s", name, config.ErrnoText(err))
+				c.fatalf("open %s: %s", name, strerror.Text(err))
 			}
 			c.postcatFile(name, f)
 			f.Close()
@@ -220,14 +221,14 @@ func (c *cat) openQueued(layouts []*queue.Queue, dir, id string) (*os.File, stri
 			}
 		}
 	}
-	c.fatalf("open queue file %s: %s", id, config.ErrnoText(syscall.ENOENT))
+	c.fatalf("open queue file %s: %s", id, strerror.Text(syscall.ENOENT))
 	return nil, ""
 }
 
 func (c *cat) postcatFile(name string, f *os.File) {
 	st, err := f.Stat()
 	if err != nil {
-		c.fatalf("%s: stat: %s", name, config.ErrnoText(err))
+		c.fatalf("%s: stat: %s", name, strerror.Text(err))
 	}
 	if !st.Mode().IsRegular() {
 		c.warnf("%s: input is not a valid queue file", name)
@@ -287,7 +288,7 @@ func (c *cat) postcat(path string, r io.ReaderAt, size int64) {
 			c.warnf("%s: input is not a valid queue file", path)
 			return
 		}
-		c.fatalf("%s: read: %s", path, config.ErrnoText(err))
+		c.fatalf("%s: read: %s", path, strerror.Text(err))
 	}
 	env, err := qf.Envelope()
 	if err != nil {

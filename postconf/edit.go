@@ -3,6 +3,7 @@ package postconf
 import (
 	"os"
 	"path/filepath"
+	"postern/pkg/strerror"
 	"strings"
 
 	"postern/pkg/config"
@@ -42,7 +43,7 @@ func (p *pc) editMain(args []string) {
 	tmp := p.createTemp(path)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		p.fatalf("open %s for reading: %s", path, config.ErrnoText(err))
+		p.fatalf("open %s for reading: %s", path, strerror.Text(err))
 	}
 	counts := map[string]int{}
 	for _, ll := range config.LogicalLines(data, nil) {

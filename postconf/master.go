@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"postern/pkg/strerror"
 	"sort"
 	"strings"
 
@@ -306,7 +307,7 @@ func (p *pc) editMaster(args []string) {
 	tmp := p.createTemp(path)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		p.fatalf("open %s for reading: %s", path, config.ErrnoText(err))
+		p.fatalf("open %s for reading: %s", path, strerror.Text(err))
 	}
 	mf, err := config.ParseMasterText(path, string(data))
 	if err != nil {
@@ -506,7 +507,7 @@ func joinFields(f []string) string {
 func (p *pc) createTemp(path string) *os.File {
 	tmp, err := os.OpenFile(path+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		p.fatalf("open %s: %s", path+".tmp", config.ErrnoText(err))
+		p.fatalf("open %s: %s", path+".tmp", strerror.Text(err))
 	}
 	p.cleanup = append(p.cleanup, func() { tmp.Close(); os.Remove(tmp.Name()) })
 	return tmp
@@ -533,7 +534,7 @@ func (p *pc) commitTemp(tmp *os.File, path, text string) {
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err != nil {
-		p.fatalf("write %s: %s", tmp.Name(), config.ErrnoText(err))
+		p.fatalf("write %s: %s", tmp.Name(), strerror.Text(err))
 	}
 	p.cleanup = nil
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"postern/pkg/strerror"
 	"strconv"
 	"strings"
 	"syscall"
@@ -107,7 +108,7 @@ func Main(args []string) int {
 // exec replaces sendmail with another postern command, as Postfix does.
 func (p *program) exec(path string, args ...string) int {
 	err := syscall.Exec(path, append([]string{path}, args...), p.env)
-	return p.fatal(exTempFail, "execv %s: %s", path, config.ErrnoText(err))
+	return p.fatal(exTempFail, "execv %s: %s", path, strerror.Text(err))
 }
 
 func (p *program) enqueue(o *Options, in io.Reader) int {
@@ -241,7 +242,7 @@ func (p *program) enqueue(o *Options, in io.Reader) int {
 func errText(err error) string {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		return config.ErrnoText(pe.Err)
+		return strerror.Text(pe.Err)
 	}
 	return err.Error()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"postern/pkg/strerror"
 	"strings"
 )
 
@@ -51,19 +52,9 @@ func ParseMainCF(path string) (*File, error) {
 // openError words a file error the way Postfix prints it.
 func openError(path string, err error) error {
 	if pe, ok := err.(*os.PathError); ok {
-		return fmt.Errorf("open %s: %s", path, errnoText(pe.Err))
+		return fmt.Errorf("open %s: %s", path, strerror.Text(pe.Err))
 	}
 	return err
-}
-
-// errnoText capitalises the C library's strerror text as Postfix prints
-// it ("No such file or directory"); Go's syscall errors are lower case.
-func errnoText(err error) string {
-	s := err.Error()
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // LogicalLine is one logical line of a Postfix configuration file (main.cf,

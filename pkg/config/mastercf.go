@@ -41,13 +41,10 @@ package config
 // '=' after attribute name" in an -o group) gives a warning.
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Service is one master.cf entry.
@@ -448,25 +445,6 @@ func (s *Service) CommandText(fold bool, start int, expand func(string) string) 
 	add(s.Command)
 	appendArgs(&b, &n, s.Args, fold, expand, 1)
 	return b.String()
-}
-
-// ErrnoText returns the C library's text for the errno in err ("No such
-// file or directory"), as Postfix's %m prints it; other errors as Go
-// prints them.
-func ErrnoText(err error) string {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		t := errno.Error()
-		if t != "" {
-			t = strings.ToUpper(t[:1]) + t[1:]
-		}
-		return t
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
 }
 
 // ServiceParam is a parameter name that a master.cf service defines: the

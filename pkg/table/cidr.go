@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"postern/pkg/strerror"
 	"strings"
 )
 
@@ -135,7 +136,7 @@ func openCIDR(path string, o *options) (Table, error) {
 	st := stampOf(path)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %s", path, Strerror(err))
+		return nil, fmt.Errorf("open %s: %s", path, strerror.Text(err))
 	}
 	return &cidrTable{name: "cidr:" + path, rules: parseCIDR(string(b), path, o.warn), st: st}, nil
 }

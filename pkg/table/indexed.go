@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"postern/pkg/strerror"
 	"strings"
 
 	"postern/pkg/cdb"
@@ -63,7 +64,7 @@ func openIndexed(typ, name string, flags Flags) (Table, error) {
 			}
 			return nil, fmt.Errorf("open database %s: not a postern %s: database (cdb format): %v", file, typ, err)
 		}
-		return nil, fmt.Errorf("open database %s: %s", file, Strerror(err))
+		return nil, fmt.Errorf("open database %s: %s", file, strerror.Text(err))
 	}
 	return &indexed{typ: typ, name: name, file: file, flags: flags, r: r, st: st}, nil
 }
@@ -185,7 +186,7 @@ func Update(typ, path string, flags Flags, opts ...Option) (*Builder, error) {
 		if isBerkeleyDB(file) {
 			return nil, fmt.Errorf("open database %s: this is a Berkeley DB file (Postfix's hash: format), which postern cannot read; rebuild it with postern's postmap", file)
 		}
-		return nil, fmt.Errorf("open database %s: %s", file, Strerror(err))
+		return nil, fmt.Errorf("open database %s: %s", file, strerror.Text(err))
 	}
 	defer r.Close()
 	err = r.ForEach(func(k, v []byte) error {

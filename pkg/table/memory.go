@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"postern/pkg/strerror"
 	"strings"
 )
 
@@ -40,7 +41,7 @@ func openTexthash(path string, flags Flags, o *options) (Table, error) {
 	st := stampOf(path)
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %s", path, Strerror(err))
+		return nil, fmt.Errorf("open %s: %s", path, strerror.Text(err))
 	}
 	defer f.Close()
 	t := &memTable{name: "texthash:" + path, flags: flags, fold: true, m: map[string]string{}, st: st}
@@ -272,7 +273,7 @@ func (t *unixTable) Lookup(key string) (string, bool, error) {
 	key = fold(key, t.flags)
 	f, err := os.Open(t.file)
 	if err != nil {
-		return "", false, fmt.Errorf("table %s: open %s: %s", t.name, t.file, Strerror(err))
+		return "", false, fmt.Errorf("table %s: open %s: %s", t.name, t.file, strerror.Text(err))
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)

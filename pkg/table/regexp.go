@@ -3,6 +3,7 @@ package table
 import (
 	"fmt"
 	"os"
+	"postern/pkg/strerror"
 	"regexp"
 	"strconv"
 	"strings"
@@ -372,7 +373,7 @@ func openRegexp(path string, pcre bool, o *options) (Table, error) {
 	st := stampOf(path)
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %s", path, Strerror(err))
+		return nil, fmt.Errorf("open %s: %s", path, strerror.Text(err))
 	}
 	rules, err := parseRegexp(string(b), path, pcre, o.warn)
 	if err != nil {

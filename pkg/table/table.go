@@ -1,10 +1,8 @@
 package table
 
 import (
-	"errors"
 	"fmt"
 	"log"
-	"os"
 	"strings"
 	"syscall"
 )
@@ -141,23 +139,6 @@ func fold(key string, flags Flags) string {
 		return key
 	}
 	return strings.ToLower(key)
-}
-
-// Strerror renders err the way C's strerror does ("No such file or
-// directory"), for Postfix-identical messages.
-func Strerror(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		s := errno.Error()
-		if s != "" {
-			return strings.ToUpper(s[:1]) + s[1:]
-		}
-	}
-	return err.Error()
 }
 
 // stamp identifies a version of a file, to notice a rebuilt table.

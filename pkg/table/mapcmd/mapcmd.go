@@ -20,6 +20,7 @@ import (
 	"os"
 	"postern/pkg/config"
 	"postern/pkg/getopt"
+	"postern/pkg/strerror"
 	"strings"
 	"syscall"
 	"time"
@@ -459,12 +460,12 @@ func (r *runner) build(m string) {
 		}
 		f, err := os.Open(name)
 		if err != nil {
-			r.fatal("open %s: %s", name, table.Strerror(err))
+			r.fatal("open %s: %s", name, strerror.Text(err))
 		}
 		defer f.Close()
 		src = f
 		if st, err = f.Stat(); err != nil {
-			r.fatal("fstat %s: %s", name, table.Strerror(err))
+			r.fatal("fstat %s: %s", name, strerror.Text(err))
 		}
 		perm := os.FileMode(0644)
 		if r.save && st.Mode().IsRegular() {
@@ -521,13 +522,13 @@ func (r *runner) becomeOwner(st os.FileInfo) func() {
 	}
 	groups, _ := syscall.Getgroups()
 	if err := syscall.Setgroups([]int{gid}); err != nil {
-		r.fatal("setgroups: %s", table.Strerror(err))
+		r.fatal("setgroups: %s", strerror.Text(err))
 	}
 	if err := syscall.Setegid(gid); err != nil {
-		r.fatal("set_eugid: setegid(%d): %s", gid, table.Strerror(err))
+		r.fatal("set_eugid: setegid(%d): %s", gid, strerror.Text(err))
 	}
 	if err := syscall.Seteuid(uid); err != nil {
-		r.fatal("set_eugid: seteuid(%d): %s", uid, table.Strerror(err))
+		r.fatal("set_eugid: seteuid(%d): %s", uid, strerror.Text(err))
 	}
 	return func() {
 		syscall.Seteuid(0)
@@ -545,7 +546,7 @@ func filesToBase64(value string) (string, error) {
 	}) {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return "", fmt.Errorf("open %s: %s", f, table.Strerror(err))
+			return "", fmt.Errorf("open %s: %s", f, strerror.Text(err))
 		}
 		buf = append(buf, b...)
 	}
