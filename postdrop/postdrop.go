@@ -4,14 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/user"
 	"path/filepath"
+	"postern/pkg/trigger"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"postern/pkg/config"
 	plog "postern/pkg/log"
@@ -112,13 +111,7 @@ func UserName(uid int) string {
 // TriggerPickup wakes pickup through public/pickup. Nothing listening is
 // not an error: the message waits in maildrop/ for pickup's next scan.
 func TriggerPickup(queueDir string) {
-	c, err := net.DialTimeout("unix", filepath.Join(queueDir, "public", "pickup"), 500*time.Millisecond)
-	if err != nil {
-		return
-	}
-	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	c.Write([]byte("W"))
-	c.Close()
+	trigger.Send(queueDir, "public/pickup", trigger.Wakeup)
 }
 
 type failure struct {

@@ -96,6 +96,9 @@ type trackedConn struct {
 	t    *tracker
 }
 
+// Unwrap gives the socket (postern/pkg/rpc reads SO_PEERCRED from it).
+func (c *trackedConn) Unwrap() net.Conn { return c.Conn }
+
 func (c *trackedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.t.release)

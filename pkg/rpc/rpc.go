@@ -1,0 +1,138 @@
+// Package rpc connects postern's daemons and commands to the internal gRPC
+// services (postern/proto) over unix sockets under queue_directory, and
+// tells a server who its client is.
+//
+// Connections are made once per socket path and kept for the life of the
+// process (gRPC reconnects by itself when the server is restarted), so the
+// hot path of a message costs one call, not one connect, per hop.
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/peer"
+)
+
+// CallTimeout is the default deadline of a unary call (Postfix's ipc_timeout
+// is 3600s; an internal call that takes minutes is a hung server).
+const CallTimeout = 10 * time.Minute
+
+var (
+	mu    sync.Mutex
+	conns = map[string]*grpc.ClientConn{}
+)
+
+// Conn returns the shared client connection to the unix socket at path,
+// relative to the current directory (daemons run in queue_directory) or
+// absolute: Conn("private/cleanup"), Conn(filepath.Join(qdir,
+// "public/showq")). The connection is made lazily; a missing socket shows
+// as an Unavailable error on the first call.
+func Conn(path string) (*grpc.ClientConn, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if c, ok := conns[path]; ok {
+		return c, nil
+	}
+	c, err := grpc.NewClient("passthrough:///"+path,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", path, err)
+	}
+	conns[path] = c
+	return c, nil
+}
+
+// Private returns the connection to queueDir/private/service ("" or "."
+// for a daemon, which runs in queue_directory).
+func Private(queueDir, service string) (*grpc.ClientConn, error) {
+	return Conn(filepath.Join(queueDir, "private", service))
+}
+
+// Public returns the connection to queueDir/public/service.
+func Public(queueDir, service string) (*grpc.ClientConn, error) {
+	return Conn(filepath.Join(queueDir, "public", service))
+}
+
+// Context returns a context with CallTimeout.
+func Context() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), CallTimeout)
+}
+
+// PeerCred is the client's identity taken from the socket (SO_PEERCRED),
+// never from anything the client sends.
+type PeerCred struct {
+	UID, GID, PID int
+}
+
+// AuthType implements credentials.AuthInfo.
+func (PeerCred) AuthType() string { return "peercred" }
+
+// Creds returns server transport credentials that record the peer's
+// SO_PEERCRED; a handler reads them with Peer.
+func Creds() credentials.TransportCredentials { return peerCreds{} }
+
+// Peer returns the credentials of the client of the call in ctx, from a
+// server made with grpc.Creds(Creds()).
+func Peer(ctx context.Context) (PeerCred, bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return PeerCred{}, false
+	}
+	c, ok := p.AuthInfo.(PeerCred)
+	return c, ok
+}
+
+type peerCreds struct{}
+
+func (peerCreds) ClientHandshake(ctx context.Context, _ string, c net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	return c, PeerCred{}, nil
+}
+
+func (peerCreds) ServerHandshake(c net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		// Wrapped by the service runtime's connection tracker.
+		if u, ok2 := c.(interface{ Unwrap() net.Conn }); ok2 {
+			uc, ok = u.Unwrap().(*net.UnixConn)
+		}
+	}
+	if !ok {
+		return nil, nil, fmt.Errorf("peercred: not a unix socket")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return nil, nil, err
+	}
+	if cerr != nil {
+		return nil, nil, fmt.Errorf("peercred: %v", cerr)
+	}
+	return c, PeerCred{UID: int(cred.Uid), GID: int(cred.Gid), PID: int(cred.Pid)}, nil
+}
+
+func (peerCreds) Info() credentials.ProtocolInfo {
+	return credentials.ProtocolInfo{SecurityProtocol: "peercred"}
+}
+func (p peerCreds) Clone() credentials.TransportCredentials { return p }
+func (peerCreds) OverrideServerName(string) error           { return nil }
