@@ -1,0 +1,5 @@
+package main
+
+import "postern/discard"
+
+func init() { programs["discard"] = discard.Main }
