@@ -133,7 +133,7 @@ type Splitter struct {
 	line     []byte // partial line in the header block
 	discard  bool   // dropping the rest of an overlong header line
 	lastLF   bool   // body: last byte passed was LF
-	started  bool // body bytes were passed on
+	started  bool   // body bytes were passed on
 }
 
 // Write feeds message bytes.

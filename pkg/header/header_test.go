@@ -206,9 +206,6 @@ func FuzzSplitter(f *testing.F) {
 			t.Fatalf("body does not end in LF")
 		}
 		// Without truncation, nothing is lost but the separator.
-		if !bytes.Contains(msg, []byte(strings.Repeat("x", 0))) {
-			t.Fatal()
-		}
 		if len(msg) < 60 && hdr.Len()+body.Len() < len(msg)-1 {
 			t.Fatalf("lost bytes: %q -> %q + %q", msg, hdr.Bytes(), body.Bytes())
 		}
