@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
-	"path/filepath"
+	"postern/pkg/acl"
 	"postern/pkg/trigger"
 	"strconv"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"postern/pkg/config"
 	plog "postern/pkg/log"
 	"postern/pkg/queue"
-	"postern/pkg/table"
 )
 
 // Exit statuses (sysexits.h).
@@ -44,68 +42,9 @@ func DefaultConfigDir() string { return defaultConfigDir }
 const UIDAttr = "submit_uid"
 
 // CheckConfigDir reports whether the invoking user may use the
-// configuration directory dir. Root may use any; others only the default
-// and those listed in the default main.cf's alternate_config_directories
-// or multi_instance_directories. On refusal it returns Postfix's error and
-// fatal texts.
+// configuration directory dir (see acl.ConfigDir).
 func CheckConfigDir(dir string) (errText, fatalText string, ok bool) {
-	dir = filepath.Clean(dir)
-	if os.Getuid() == 0 || dir == filepath.Clean(defaultConfigDir) {
-		return "", "", true
-	}
-	if c, err := config.Load(defaultConfigDir); err == nil {
-		for _, p := range []string{"alternate_config_directories", "multi_instance_directories"} {
-			for _, d := range c.List(p) {
-				if filepath.Clean(d) == dir {
-					return "", "", true
-				}
-			}
-		}
-	}
-	return "unauthorized configuration directory name: " + dir,
-		fmt.Sprintf("specify \"alternate_config_directories = %s\" or \"multi_instance_directories = %s\" in %s/main.cf",
-			dir, dir, defaultConfigDir), false
-}
-
-// Authorized reports whether the user name may submit mail according to
-// authorized_submit_users: a list of names, type:table lookups (the user
-// name is the key) and !negations; the first match decides, no match
-// refuses. A table that cannot be read is an error.
-func Authorized(c *config.Config, name string) (bool, error) {
-	for _, e := range c.List("authorized_submit_users") {
-		neg := false
-		for strings.HasPrefix(e, "!") {
-			neg = !neg
-			e = e[1:]
-		}
-		match := false
-		if strings.Contains(e, ":") {
-			t, err := table.Open(e, 0)
-			if err != nil {
-				return false, fmt.Errorf("authorized_submit_users: %v", err)
-			}
-			_, found, err := t.Lookup(name)
-			t.Close()
-			if err != nil {
-				return false, fmt.Errorf("authorized_submit_users: %s: table lookup problem: %v", e, err)
-			}
-			match = found
-		} else {
-			match = strings.EqualFold(e, name)
-		}
-		if match {
-			return !neg, nil
-		}
-	}
-	return false, nil
-}
-
-// UserName returns the login name of uid, or its number as a string.
-func UserName(uid int) string {
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return u.Username
-	}
-	return strconv.Itoa(uid)
+	return acl.ConfigDir(dir, defaultConfigDir)
 }
 
 // TriggerPickup wakes pickup through public/pickup. Nothing listening is
@@ -167,8 +106,8 @@ func Main(args []string) int {
 
 func run(c *config.Config, in io.Reader) *failure {
 	uid := os.Getuid()
-	name := UserName(uid)
-	ok, err := Authorized(c, name)
+	name := acl.UserName(uid)
+	ok, err := acl.UserAllowed(c, "authorized_submit_users", name)
 	if err != nil {
 		f := fatal(ExTempFail, "%v", err)
 		return &f

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"postern/pkg/acl"
 	"postern/pkg/strerror"
 	"strconv"
 	"strings"
@@ -118,7 +119,7 @@ func (p *program) enqueue(o *Options, in io.Reader) int {
 	if uerr == nil {
 		login = u.Username
 	}
-	if ok, err := postdrop.Authorized(p.cfg, login); err != nil {
+	if ok, err := acl.UserAllowed(p.cfg, "authorized_submit_users", login); err != nil {
 		return p.fatal(exTempFail, "%v", err)
 	} else if !ok {
 		return p.fatal(exTempFail, "User %s(%d) is not allowed to submit mail", login, uid)
