@@ -1,0 +1,5 @@
+package main
+
+import "postern/qmgr"
+
+func init() { programs["qmgr"] = qmgr.Main }
