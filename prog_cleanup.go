@@ -1,0 +1,5 @@
+package main
+
+import "postern/cleanup"
+
+func init() { programs["cleanup"] = cleanup.Main }
