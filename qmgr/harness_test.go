@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"postern/discard"
 	"postern/pkg/config"
 	"postern/pkg/log"
 	"postern/pkg/queue"
@@ -73,6 +74,7 @@ func newEnv(t *testing.T, mainCF string) *env {
 	e.m.Now = e.now
 	e.serve("rewrite", func(g *grpc.Server) { pb.RegisterTrivialRewriteServer(g, &fakeRewrite{e: e}) })
 	e.serve("bounce", func(g *grpc.Server) { pb.RegisterBounceServer(g, &fakeBounce{e: e}) })
+	e.serve("discard", func(g *grpc.Server) { pb.RegisterDeliveryServer(g, &discard.Server{Log: l}) })
 	for _, tr := range []string{"smtp", "local", "error", "retry"} {
 		e.serve(tr, func(g *grpc.Server) { pb.RegisterDeliveryServer(g, &fakeAgent{e: e, name: tr}) })
 	}
@@ -200,6 +202,8 @@ func (f *fakeRewrite) Resolve(ctx context.Context, req *pb.ResolveRequest) (*pb.
 			r.Transport, r.Nexthop = "error", "5.1.1 no such user here"
 		case strings.HasPrefix(a, "gone@"):
 			r.Transport = "nosuchagent"
+		case domain == "discard.test":
+			r.Transport, r.Nexthop = "discard", "thrown away"
 		case domain == "local.test":
 			r.Transport = "local"
 		}

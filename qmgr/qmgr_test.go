@@ -406,3 +406,41 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not reached")
 }
+
+func TestDiscardAgentEndToEnd(t *testing.T) {
+	e := newEnv(t, "")
+	id := e.submit("sender@example.test", "x@discard.test")
+	e.run(queue.Incoming, false)
+	if st := e.state(id); st != "gone" {
+		t.Fatalf("message in %s", st)
+	}
+	wantLog(t, e, id+`: to=<x@discard.test>, relay=none, delay=[0-9.]+, delays=[0-9.]+/[0-9.]+/0/[0-9.]+, dsn=2.0.0, status=sent \(thrown away\)\n`)
+	wantLog(t, e, id+`: removed\n`)
+}
+
+func TestActiveLimitStillDeliversEverything(t *testing.T) {
+	e := newEnv(t, "qmgr_message_active_limit = 1\n")
+	var ids []string
+	for i := 0; i < 5; i++ {
+		ids = append(ids, e.submit("sender@example.test", "ok1@r.test"))
+	}
+	e.run(queue.Incoming, false)
+	for _, id := range ids {
+		if st := e.state(id); st != "gone" {
+			t.Errorf("%s in %s", id, st)
+		}
+	}
+	if e.delivered["ok1@r.test"] != 5 {
+		t.Errorf("deliveries %v", e.delivered)
+	}
+}
+
+func TestIncompleteFileIsLeftAlone(t *testing.T) {
+	e := newEnv(t, "")
+	path := filepath.Join(e.dir, "incoming", "ABCDEF124")
+	os.WriteFile(path, []byte("being written"), 0o600)
+	e.run(queue.Incoming, false)
+	if st := e.state("ABCDEF124"); st != queue.Incoming {
+		t.Errorf("incomplete file moved to %s", st)
+	}
+}
