@@ -111,7 +111,7 @@ func TestFromLineQuotesSender(t *testing.T) {
 		"a b@example.org":   "From \"a b\"@example.org  Fri Jan  2 03:04:05 2026\n",
 		"a..b@example.org":  "From \"a..b\"@example.org  Fri Jan  2 03:04:05 2026\n",
 		`a"b\c@example.org`: "From \"a\\\"b\\\\c\"@example.org  Fri Jan  2 03:04:05 2026\n",
-		"j\xc3\xb6@x":        "From j\xc3\xb6@x  Fri Jan  2 03:04:05 2026\n",
+		"j\xc3\xb6@x":       "From j\xc3\xb6@x  Fri Jan  2 03:04:05 2026\n",
 	} {
 		if got := FromLine(sender, at); got != want {
 			t.Errorf("FromLine(%q) = %q, want %q", sender, got, want)
@@ -597,4 +597,3 @@ func BenchmarkDeliverMbox(b *testing.B) {
 		}
 	}
 }
-
