@@ -1,0 +1,5 @@
+package main
+
+import "postern/pickup"
+
+func init() { programs["pickup"] = pickup.Main }
