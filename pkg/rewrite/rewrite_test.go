@@ -11,8 +11,7 @@ import (
 
 // testConfig is the reference's instance: myhostname mx.pfref.test,
 // mydomain and myorigin pfref.test, recipient_delimiter +.
-func testConfig(t *testing.T, kv ...string) *config.Config {
-	t.Helper()
+func testConfig(t testing.TB, kv ...string) *config.Config {
 	c := config.New()
 	base := []string{
 		"compatibility_level", "3.6",
