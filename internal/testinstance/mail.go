@@ -136,10 +136,14 @@ func (in *Instance) Sendmail(as *User, stdin string, args ...string) (string, in
 	return in.Command(as, stdin, "sendmail", args...)
 }
 
-// Command runs a program from BinDir like Sendmail does.
+// Command runs a program from BinDir (or at an absolute path) like
+// Sendmail does.
 func (in *Instance) Command(as *User, stdin, program string, args ...string) (string, int) {
 	in.t.Helper()
-	cmd := exec.Command(filepath.Join(BinDir, program), args...)
+	if !filepath.IsAbs(program) {
+		program = filepath.Join(BinDir, program)
+	}
+	cmd := exec.Command(program, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Env = append(os.Environ(), "MAIL_CONFIG="+in.ConfigDir)
 	if as != nil {

@@ -13,7 +13,7 @@
 // by its queue ID; it moves between states by rename(2), which never
 // replaces an existing name (renameat2 RENAME_NOREPLACE), so a name clash
 // is an error and never a lost message. The states listed in
-// Queue.HashQueues (default deferred and hold) are hashed into
+// Queue.HashQueues (hash_queue_names; default deferred, as in Postfix) are hashed into
 // Queue.HashDepth (hash_queue_depth, default 1) levels of one-character
 // subdirectories, like Postfix's hash_queue_names. Unlike Postfix, the
 // characters are taken from the END of the queue ID (level 1 is the last

@@ -86,9 +86,9 @@ type Queue struct {
 }
 
 // New returns a Queue for dir with Postfix's defaults: hash depth 1 for
-// deferred and hold, short IDs, DefaultMethod.
+// deferred (Postfix's hash_queue_names = deferred, defer), short IDs, DefaultMethod.
 func New(dir string) *Queue {
-	return &Queue{Dir: dir, HashDepth: 1, HashQueues: []string{Deferred, Hold}, Method: DefaultMethod}
+	return &Queue{Dir: dir, HashDepth: 1, HashQueues: []string{Deferred, "defer"}, Method: DefaultMethod}
 }
 
 func (q *Queue) mode() os.FileMode {

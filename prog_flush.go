@@ -1,0 +1,5 @@
+package main
+
+import "postern/flush"
+
+func init() { programs["flush"] = flush.Main }

@@ -1,0 +1,5 @@
+package main
+
+import "postern/postqueue"
+
+func init() { programs["postqueue"] = postqueue.Main }

@@ -1,0 +1,5 @@
+package main
+
+import "postern/showq"
+
+func init() { programs["showq"] = showq.Main }
