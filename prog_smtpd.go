@@ -1,0 +1,5 @@
+package main
+
+import "postern/smtpd"
+
+func init() { programs["smtpd"] = smtpd.Main }
