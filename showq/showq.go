@@ -38,21 +38,18 @@ type server struct {
 }
 
 // Allowed reports whether uid may list the queue: root, mail_owner and the
-// users authorized_mailq_users allows. On refusal the error text is
-// Postfix's "User NAME(UID) is not allowed to view the mail queue".
-func Allowed(c *config.Config, uid, owner int) error {
+// users authorized_mailq_users allows. On refusal it returns Postfix's
+// text, "User NAME(UID) is not allowed to view the mail queue".
+func Allowed(c *config.Config, uid, owner int) (refusal string, err error) {
 	if uid == 0 || uid == owner {
-		return nil
+		return "", nil
 	}
 	name := acl.UserName(uid)
 	ok, err := acl.UserAllowed(c, "authorized_mailq_users", name)
-	if err != nil {
-		return err
+	if err != nil || ok {
+		return "", err
 	}
-	if !ok {
-		return fmt.Errorf("User %s(%d) is not allowed to view the mail queue", name, uid)
-	}
-	return nil
+	return fmt.Sprintf("User %s(%d) is not allowed to view the mail queue", name, uid), nil
 }
 
 func (s *server) List(_ *pb.ListRequest, stream pb.Showq_ListServer) error {
@@ -60,9 +57,14 @@ func (s *server) List(_ *pb.ListRequest, stream pb.Showq_ListServer) error {
 	if !ok {
 		return status.Error(codes.PermissionDenied, "cannot tell who is calling")
 	}
-	if err := Allowed(s.cfg, peer.UID, s.owner); err != nil {
+	refusal, err := Allowed(s.cfg, peer.UID, s.owner)
+	if err != nil {
 		log.Warningf("%v", err)
-		return status.Error(codes.PermissionDenied, err.Error())
+		return status.Error(codes.Internal, err.Error())
+	}
+	if refusal != "" {
+		log.Warningf("%s", refusal)
+		return status.Error(codes.PermissionDenied, refusal)
 	}
 	return queuelist.Walk(s.q, stream.Send)
 }
