@@ -1,0 +1,5 @@
+package main
+
+import "postern/bounce"
+
+func init() { programs["bounce"] = bounce.Main }
