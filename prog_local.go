@@ -1,0 +1,5 @@
+package main
+
+import "postern/local"
+
+func init() { programs["local"] = local.Main }
