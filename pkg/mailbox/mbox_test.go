@@ -576,7 +576,7 @@ func FuzzFromQuoter(f *testing.F) {
 			t.Fatalf("read %d messages back", len(msgs))
 		}
 		want := strings.ReplaceAll("\n"+string(in), "\n>From ", "\nFrom ")[1:]
-		if !strings.HasSuffix(want, "\n") {
+		if want != "" && !strings.HasSuffix(want, "\n") {
 			want += "\n"
 		}
 		if msgs[0].Body != want {
