@@ -23,6 +23,9 @@ import (
 // Main is the bounce daemon (master.cf services bounce, defer and trace).
 func Main(args []string) int {
 	return service.Main(args, &service.Daemon{
+		// Load the local time zone for Date: while /etc/localtime is
+		// still reachable (chroot=y).
+		PreJail: func(*service.Service) error { _, _ = time.Now().Zone(); return nil },
 		RegisterGRPC: func(s *service.Service, g *grpc.Server) {
 			srv, err := newServer(s.Config, ".", s.Name)
 			if err != nil {
