@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"postern/pkg/log"
+	"postern/pkg/strerror"
 	"postern/pkg/table"
 )
 
@@ -277,12 +278,4 @@ func (d *delivery) dotForward(a attr, pw *passwd) (status, bool) {
 	return stOK, false
 }
 
-func errText(err error) string {
-	if pe, ok := err.(*os.PathError); ok {
-		err = pe.Err
-	}
-	if e, ok := err.(syscall.Errno); ok {
-		return errnoText(e)
-	}
-	return err.Error()
-}
+func errText(err error) string { return strerror.Text(err) }

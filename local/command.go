@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"postern/pkg/mailbox"
 )
 
 // command delivers to a "|command" target of an alias, .forward or
@@ -115,7 +117,7 @@ func (d *delivery) runCommand(a attr, u userAttr, creds Creds, cmd string) statu
 	c.Stdout = &out
 	c.Stderr = &out
 	c.Stdin = io.MultiReader(
-		strings.NewReader(fromLine(a.sender, time.Now())),
+		strings.NewReader(mailbox.FromLine(a.sender, d.qf.ArrivalTime())),
 		bytes.NewReader(d.headers(a, "command")),
 		d.qf.ContentReader(),
 	)
