@@ -22,8 +22,11 @@ type Creds struct {
 // system calls act on the calling thread alone in Linux; Go's
 // syscall.Setuid would change every thread). The goroutine never unlocks
 // the thread, so the thread dies with it and the rest of the process keeps
-// its IDs. fn must therefore do its file-system work itself, on its own
-// goroutine: a goroutine it starts runs with the process's IDs.
+// its IDs (the runtime also never clones a new thread from a locked one,
+// and the main thread, which never exits, is never switched). fn must do
+// its file-system work itself, on its own goroutine: a goroutine it starts
+// runs with the process's IDs. Do not nest AsUser calls: inside fn the
+// process no longer looks like root.
 //
 // When the process is not root, fn runs as the current user without a
 // switch, but a c.UID other than the current one is refused with a
