@@ -1,7 +1,7 @@
 package bounce
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,43 +80,49 @@ func decodeRecord(line []byte) (*Record, error) {
 	return rec, nil
 }
 
-// ReadLog parses a whole log. A last line without LF is a write torn by a
-// crash and is left out silently; a damaged line elsewhere is left out and
-// reported through bad (line number from 1, reason).
+// ReadLog parses a whole log, a line at a time. A last line without LF is
+// a write torn by a crash and is left out silently; a damaged line
+// elsewhere is left out and reported through bad (line number from 1,
+// reason).
 func ReadLog(r io.Reader, bad func(line int, err error)) ([]*Record, error) {
-	data, err := io.ReadAll(io.LimitReader(r, 1<<30))
-	if err != nil {
-		return nil, err
-	}
+	br := bufio.NewReaderSize(r, 64<<10)
 	var recs []*Record
+	var line []byte
+	tooLong := false
 	n := 0
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break // torn tail
+	for {
+		chunk, err := br.ReadSlice('\n')
+		switch {
+		case tooLong:
+		case len(line)+len(chunk) > maxRecord+1:
+			tooLong, line = true, line[:0]
+		default:
+			line = append(line, chunk...)
 		}
-		line := data[:i]
-		data = data[i+1:]
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF {
+			return recs, nil // a torn tail, or nothing, is left
+		}
+		if err != nil {
+			return nil, err
+		}
 		n++
-		if len(line) == 0 {
-			continue // the separator Append writes after a torn tail
-		}
-		if len(line) > maxRecord {
+		if tooLong {
 			if bad != nil {
 				bad(n, errors.New("record too long"))
 			}
-			continue
-		}
-		rec, err := decodeRecord(line)
-		if err != nil {
-			if bad != nil {
-				bad(n, err)
+		} else if len(line) > 1 { // an empty line separates a torn tail
+			rec, derr := decodeRecord(line[:len(line)-1])
+			if derr == nil {
+				recs = append(recs, rec)
+			} else if bad != nil {
+				bad(n, derr)
 			}
-			continue
 		}
-		recs = append(recs, rec)
+		line, tooLong = line[:0], false
 	}
-	return recs, nil
 }
 
 // appendLog appends recs to the log at path durably: one write of whole

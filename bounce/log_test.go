@@ -85,3 +85,14 @@ func TestDocExampleRecord(t *testing.T) {
 		t.Errorf("%+v %v", r, err)
 	}
 }
+
+func TestOverlongRecordIsSkipped(t *testing.T) {
+	good, _ := encodeRecord(&Record{Address: "good@x", Action: "failed"})
+	long, _ := encodeRecord(&Record{Address: "long@x", Action: "failed", Text: string(bytes.Repeat([]byte("x"), maxRecord+10))})
+	data := append(append(append([]byte{}, long...), good...), long...)
+	var bads []int
+	got, err := ReadLog(bytes.NewReader(data), func(n int, err error) { bads = append(bads, n) })
+	if err != nil || len(got) != 1 || got[0].Address != "good@x" || !reflect.DeepEqual(bads, []int{1, 3}) {
+		t.Errorf("got %d records, bad %v, %v", len(got), bads, err)
+	}
+}
