@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"postern/pkg/config"
+	"postern/pkg/table"
 	pb "postern/proto"
 )
 
@@ -283,7 +285,20 @@ func TestAliasesOwnedByRootRunAsDefaultPrivs(t *testing.T) {
 	out := filepath.Join(e.dir, "out")
 	os.Mkdir(out, 0o777)
 	os.Chmod(out, 0o777)
-	e.aliases("", "cmd: \"|id -u >"+out+"/uid\"\n")
+	// A hash: table built as postalias builds it, owned by root.
+	src := filepath.Join(e.dir, "aliases")
+	os.WriteFile(src, []byte("cmd: \"|id -u >"+out+"/uid\"\n"), 0644)
+	b, err := table.Create("hash", src, 0644, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(src)
+	table.ParseAliases(f, src, t.Logf, func(k, v string, _ int) error { return b.Put(k, v) })
+	f.Close()
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	e.cfg.Set("alias_maps", "hash:"+src)
 	e.start()
 	_, res := e.deliver("s@example.org", testMessage, "cmd@test")
 	e.wantResult(res[0], sent, "2.0.0", "delivered to command")
@@ -373,4 +388,23 @@ func TestGroupWritableDotForwardIsRefused(t *testing.T) {
 func regexpQuote(s string) string {
 	r := strings.NewReplacer(".", `\.`, "+", `\+`, "(", `\(`, ")", `\)`)
 	return r.Replace(s)
+}
+
+func TestMailboxSizeLimitBounces(t *testing.T) {
+	e := newEnv(t, "alice")
+	e.cfg.Set("mailbox_size_limit", "100")
+	e.cfg.Set("message_size_limit", "50")
+	e.start()
+	mbox := filepath.Join(e.spool, e.u("alice"))
+	_, res := e.deliver("s@example.org", testMessage+strings.Repeat("x", 200)+"\n", e.u("alice")+"@test")
+	e.wantResult(res[0], bounce, "5.2.2", "^cannot update mailbox "+regexpQuote(mbox)+" for user "+e.u("alice")+`\. error writing message: File too large$`)
+}
+
+func TestMailboxSizeLimitBelowMessageSizeLimitIsFatal(t *testing.T) {
+	c := config.New()
+	c.Set("mailbox_size_limit", "100")
+	c.Set("message_size_limit", "1000")
+	if _, err := NewServer(c, t.TempDir()); err == nil || !strings.Contains(err.Error(), "mailbox_size_limit is smaller than message_size_limit") {
+		t.Errorf("NewServer: %v", err)
+	}
 }

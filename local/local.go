@@ -30,7 +30,8 @@ func Main(args []string) int {
 	return service.Main(args, &service.Daemon{
 		PreJail: func(s *service.Service) error {
 			var err error
-			srv, err = NewServer(s.Config, ".")
+			// PreJail runs before the chdir to queue_directory.
+			srv, err = NewServer(s.Config, s.Config.Get("queue_directory"))
 			if err != nil {
 				return err
 			}
