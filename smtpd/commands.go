@@ -27,7 +27,7 @@ func init() {
 		"AUTH":     {fn: (*session).cmdAuth, last: true},
 		"MAIL":     {fn: (*session).cmdMail},
 		"RCPT":     {fn: (*session).cmdRcpt},
-		"DATA":     {fn: (*session).cmdData, last: true},
+		"DATA":     {fn: (*session).cmdData}, // checked before 354
 		"BDAT":     {fn: (*session).cmdBdat},
 		"RSET":     {fn: (*session).cmdRset, preTLS: true, junk: true},
 		"NOOP":     {fn: (*session).cmdNoop, preTLS: true, junk: true, last: true},
