@@ -119,7 +119,8 @@ func TestMailboxCommandRunsAsUserWithEnvironment(t *testing.T) {
 	out := filepath.Join(e.dir, "out")
 	os.Mkdir(out, 0o777)
 	os.Chmod(out, 0o777)
-	e.cfg.Set("mailbox_command", "/bin/sh -c 'id -u >"+out+"/uid; env >"+out+"/env; cat >"+out+"/msg'")
+	// $EXTENSION is left to the shell: mailbox_command is not expanded.
+	e.cfg.Set("mailbox_command", "/bin/sh -c 'id -u >"+out+"/uid; env >"+out+"/env; cat >"+out+"/msg; echo \"$EXTENSION\" >"+out+"/ext'")
 	e.start()
 	to := e.u("alice") + "+tag@test"
 	_, res := e.deliver("s@example.org", testMessage, to)
@@ -137,6 +138,9 @@ func TestMailboxCommandRunsAsUserWithEnvironment(t *testing.T) {
 		if !strings.Contains("\n"+string(envb), "\n"+want+"\n") {
 			t.Errorf("environment lacks %s:\n%s", want, envb)
 		}
+	}
+	if ext, _ := os.ReadFile(filepath.Join(out, "ext")); string(ext) != "tag\n" {
+		t.Errorf("$EXTENSION in mailbox_command gave %q", ext)
 	}
 	msg, _ := os.ReadFile(filepath.Join(out, "msg"))
 	if !strings.HasPrefix(string(msg), "From s@example.org  ") || !strings.Contains(string(msg), "\nReturn-Path: <s@example.org>\nX-Original-To: "+to+"\nDelivered-To: "+to+"\n"+testMessage) {
@@ -406,5 +410,17 @@ func TestMailboxSizeLimitBelowMessageSizeLimitIsFatal(t *testing.T) {
 	c.Set("message_size_limit", "1000")
 	if _, err := NewServer(c, t.TempDir()); err == nil || !strings.Contains(err.Error(), "mailbox_size_limit is smaller than message_size_limit") {
 		t.Errorf("NewServer: %v", err)
+	}
+}
+
+func TestLuserRelayForwardsUnknownUsers(t *testing.T) {
+	e := newEnv(t)
+	e.cfg.Set("luser_relay", "$user+${extension}@elsewhere.example")
+	e.start()
+	_, res := e.deliver("s@example.org", testMessage, "nosuch+ext@test")
+	e.wantResult(res[0], sent, "2.0.0", "^forwarded as FWD0001$")
+	msgs := e.cleanup.messages()
+	if len(msgs) != 1 || !reflect.DeepEqual(addrs(msgs[0].rcpts), []string{"nosuch+ext@elsewhere.example"}) {
+		t.Errorf("forwarded %v", addrs(msgs[0].rcpts))
 	}
 }
