@@ -159,10 +159,13 @@ func (e *evaluation) rcpt() Decision {
 	if !c.relayBeforeRcpt {
 		order = []string{listRcpt, listRelay}
 	}
+	final := stDunno
 	for _, l := range order {
-		if st := e.runList(l, e.rcptCtx()); st == stReject {
+		st := e.runList(l, e.rcptCtx())
+		if st == stReject {
 			return e.finish(st, false)
 		}
+		final = st
 	}
 	// Recipient validation runs whatever the lists said (a permit ends
 	// only its own list).
@@ -173,7 +176,7 @@ func (e *evaluation) rcpt() Decision {
 			return e.finish(st, false)
 		}
 	}
-	return e.finish(stDunno, false)
+	return e.finish(final, false)
 }
 
 // delayed evaluates a client, helo or sender list at RCPT (or ETRN) time,

@@ -110,13 +110,19 @@ resolver_conf_file = /nonexistent
 
 func newChecker(t *testing.T, extra string, opts ...Option) *Checker {
 	t.Helper()
+	return newCheckerDNS(t, extra, append([]Option{WithDNS(testDNS())}, opts...)...)
+}
+
+// newCheckerDNS is newChecker with the real DNS client unless opts give one.
+func newCheckerDNS(t *testing.T, extra string, opts ...Option) *Checker {
+	t.Helper()
 	f, err := config.ParseMainCFBytes("main.cf", []byte(base+extra))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.FromFile(t.TempDir(), f)
 	var warnings []string
-	opts = append([]Option{WithResolver(fakeResolver{}), WithDNS(testDNS()), WithWarn(func(format string, a ...any) {
+	opts = append([]Option{WithResolver(fakeResolver{}), WithWarn(func(format string, a ...any) {
 		warnings = append(warnings, format)
 	})}, opts...)
 	c, err := New(cfg, opts...)
@@ -259,3 +265,8 @@ func TestHeloRequired(t *testing.T) {
 	s.Helo = ""
 	wantReply(t, c.Check(context.Background(), StageMail, s), "503 5.5.1 Error: send HELO/EHLO first")
 }
+
+type dnsblFilter = dnsbl.Filter
+type dnsblListing = dnsbl.Listing
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
