@@ -270,3 +270,32 @@ type dnsblFilter = dnsbl.Filter
 type dnsblListing = dnsbl.Listing
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// The shipped etc/main.cf, with mynetworks narrowed to 127.0.0.1/32: a
+// client at 127.0.0.2 cannot relay, 127.0.0.1 can.
+func TestEtcMainCFNoOpenRelay(t *testing.T) {
+	cfg, err := config.Load("../../etc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Set("mynetworks", "127.0.0.1/32")
+	cfg.Set("resolver_conf_file", "/nonexistent")
+	c, err := New(cfg, WithResolver(fakeResolver{}), WithDNS(testDNS()), WithWarn(func(string, ...any) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantReply(t, rcpt(c, sess("127.0.0.2"), "someone@elsewhere.example"), "454 4.7.1 <someone@elsewhere.example>: Relay access denied")
+	wantReply(t, rcpt(c, sess("127.0.0.1"), "someone@elsewhere.example"), "")
+	cfg.Set("smtpd_relay_restrictions", "permit_mynetworks permit_sasl_authenticated reject_unauth_destination")
+	c, err = New(cfg, WithResolver(fakeResolver{}), WithDNS(testDNS()), WithWarn(func(string, ...any) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rcpt(c, sess("127.0.0.2"), "someone@elsewhere.example")
+	wantReply(t, d, "554 5.7.1 <someone@elsewhere.example>: Relay access denied")
+	s := sess("127.0.0.2")
+	s.Recipient = "someone@elsewhere.example"
+	if got, want := RejectLog(StageRcpt, s, d), "reject: RCPT from client.example.org[127.0.0.2]: 554 5.7.1 <someone@elsewhere.example>: Relay access denied; from=<alice@example.org> to=<someone@elsewhere.example> proto=ESMTP helo=<client.example.org>"; got != want {
+		t.Errorf("log %s", got)
+	}
+}
