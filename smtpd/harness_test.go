@@ -218,6 +218,8 @@ func (h *harness) dial() *client {
 	return &client{t: h.t, c: c, br: bufio.NewReader(c)}
 }
 
+func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
+
 // reply reads one (possibly multi-line) reply, lines joined by "\n".
 func (c *client) reply() string {
 	c.t.Helper()
