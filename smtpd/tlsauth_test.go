@@ -213,4 +213,3 @@ func TestTLSVersions(t *testing.T) {
 		t.Errorf("openssl name %s", n)
 	}
 }
-
