@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"postern/pkg/address"
+	"postern/pkg/policy"
 	pb "postern/proto"
 )
 
@@ -63,8 +64,8 @@ func (s *session) hello(arg string, esmtp bool) error {
 	name := printable(strings.Fields(arg)[0])
 	prevHelo, prevESMTP := s.helo, s.esmtp
 	s.helo, s.esmtp = name, esmtp
-	d := s.srv.Policy.Check(s.ctx, StageHelo, s.policySession(""))
-	if r, act := s.decide(StageHelo, d, ""); act != actContinue {
+	d := s.srv.Policy.Check(s.ctx, policy.StageHelo, s.policySession(""))
+	if r, act := s.decide(policy.StageHelo, d, ""); act != actContinue {
 		s.helo, s.esmtp = prevHelo, prevESMTP
 		s.send(r)
 		if act == actClose {
@@ -170,14 +171,14 @@ func (s *session) cmdMail(arg string) error {
 	if srv.SizeLimit > 0 && tx.size > srv.SizeLimit {
 		r := reply{552, "5.3.4", "Message size exceeds fixed limit"}
 		s.tx = tx
-		s.rejectLog("reject", StageMail, r, "")
+		s.rejectLog(policy.StageMail, r, "")
 		s.tx = nil
 		s.send(r)
 		return nil
 	}
 	s.tx = tx
-	d := srv.Policy.Check(s.ctx, StageMail, s.policySession(""))
-	if r, act := s.decide(StageMail, d, ""); act != actContinue {
+	d := srv.Policy.Check(s.ctx, policy.StageMail, s.policySession(""))
+	if r, act := s.decide(policy.StageMail, d, ""); act != actContinue {
 		s.tx = nil
 		s.send(r)
 		if act == actClose {
@@ -232,9 +233,9 @@ func (s *session) cmdRcpt(arg string) error {
 			return nil
 		}
 	}
-	d := srv.Policy.Check(s.ctx, StageRcpt, s.policySession(addr))
+	d := srv.Policy.Check(s.ctx, policy.StageRcpt, s.policySession(addr))
 	wasHold, wasDiscard, wasRedirect, wasFilter := tx.hold, tx.discard, tx.redirect, tx.filter
-	if r, act := s.decide(StageRcpt, d, addr); act != actContinue {
+	if r, act := s.decide(policy.StageRcpt, d, addr); act != actContinue {
 		s.send(r)
 		if act == actClose {
 			s.flush()
@@ -380,8 +381,8 @@ func (s *session) cmdVrfy(arg string) error {
 		s.send(reply{501, "5.1.3", "Bad recipient address syntax"})
 		return nil
 	}
-	d := s.srv.Policy.Check(s.ctx, StageVRFY, s.policySession(addr))
-	if r, act := s.decide(StageVRFY, d, addr); act != actContinue {
+	d := s.srv.Policy.Check(s.ctx, policy.StageVRFY, s.policySession(addr))
+	if r, act := s.decide(policy.StageVRFY, d, addr); act != actContinue {
 		s.send(r)
 		if act == actClose {
 			s.flush()
@@ -406,8 +407,10 @@ func (s *session) cmdEtrn(arg string) error {
 		s.syntax("ETRN domain")
 		return nil
 	}
-	d := s.srv.Policy.Check(s.ctx, StageETRN, s.policySession(""))
-	if r, act := s.decide(StageETRN, d, ""); act != actContinue {
+	ps := s.policySession("")
+	ps.ETRNDomain = arg
+	d := s.srv.Policy.Check(s.ctx, policy.StageETRN, ps)
+	if r, act := s.decide(policy.StageETRN, d, ""); act != actContinue {
 		s.send(r)
 		if act == actClose {
 			s.flush()

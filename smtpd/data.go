@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"postern/pkg/address"
+	"postern/pkg/policy"
 	"postern/pkg/dotreader"
 	"postern/pkg/header"
 	"postern/pkg/submit"
@@ -166,9 +167,9 @@ func (s *session) checkDataStart(verb string) (ok bool, err error) {
 		s.send(reply{554, "5.5.1", "Error: no valid recipients"})
 		return false, nil
 	}
-	d := s.srv.Policy.Check(s.ctx, StageData, s.policySession(""))
+	d := s.srv.Policy.Check(s.ctx, policy.StageData, s.policySession(""))
 	wasHold, wasDiscard, wasRedirect, wasFilter := tx.hold, tx.discard, tx.redirect, tx.filter
-	if r, act := s.decide(StageData, d, ""); act != actContinue {
+	if r, act := s.decide(policy.StageData, d, ""); act != actContinue {
 		s.send(r)
 		if act == actClose {
 			s.flush()
@@ -284,7 +285,7 @@ func (s *session) finishMessage(sink *dataSink, bareLF bool) {
 	tx := s.tx
 	sink.flushFirst()
 	fail := func(r reply) {
-		s.rejectLog("reject", StageEndOfData, r, tx.lastRcptIfOne())
+		s.rejectLog(policy.StageEndOfData, r, tx.lastRcptIfOne())
 		s.abortTx()
 		s.send(r)
 	}
@@ -303,14 +304,14 @@ func (s *session) finishMessage(sink *dataSink, bareLF bool) {
 	}
 	ps := s.policySession("")
 	ps.Size = sink.size
-	d := srv.Policy.Check(s.ctx, StageEndOfData, ps)
-	if r, act := s.decide(StageEndOfData, d, ""); act != actContinue {
+	d := srv.Policy.Check(s.ctx, policy.StageEndOfData, ps)
+	if r, act := s.decide(policy.StageEndOfData, d, ""); act != actContinue {
 		s.abortTx()
 		s.send(r)
 		return
 	}
 	qid := tx.queueID
-	if tx.discard && d.Action == Discard {
+	if d.Discard || d.Action == policy.Discard {
 		// DISCARD at end of data: the content is already with
 		// cleanup; drop it and say it was queued, as Postfix does.
 		s.abortTx()

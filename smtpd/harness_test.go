@@ -18,6 +18,7 @@ import (
 
 	"postern/pkg/config"
 	"postern/pkg/log"
+	"postern/pkg/policy"
 	"postern/pkg/rpc"
 	pb "postern/proto"
 )
@@ -133,6 +134,7 @@ func newHarness(t *testing.T, params ...string) *harness {
 		"queue_directory":        dir,
 		"service_name":           "smtp",
 		"compatibility_level":    "3.6",
+		"local_recipient_maps":   "",
 	} {
 		cfg.Set(k, v)
 	}
@@ -154,7 +156,7 @@ func newHarness(t *testing.T, params ...string) *harness {
 		t.Fatal(err)
 	}
 	srv.Submitter = CleanupSubmitter{Conn: conn}
-	if err := srv.initPolicy(); err != nil {
+	if err := srv.initPolicy(policy.WithResolver(fakeResolver{}), policy.WithWarn(func(string, ...any) {})); err != nil {
 		t.Fatal(err)
 	}
 	h.srv = srv
@@ -271,4 +273,17 @@ func (c *client) greet() {
 	if r := c.cmd("EHLO client.example.test"); !strings.HasPrefix(r, "250-mx.example.test") {
 		c.t.Fatalf("EHLO: %q", r)
 	}
+}
+
+// fakeResolver stands in for trivial-rewrite: mx.example.test and
+// localhost are local, everything else is the default (relay) class.
+type fakeResolver struct{}
+
+func (fakeResolver) Resolve(_ context.Context, _, addr string) (policy.Resolution, error) {
+	_, dom, _ := strings.Cut(strings.ToLower(addr), "@")
+	if dom == "mx.example.test" || dom == "localhost" {
+		return policy.Resolution{Transport: "local", Nexthop: dom, Recipient: addr,
+			Flags: uint32(pb.ResolveFlag_RESOLVE_CLASS_LOCAL | pb.ResolveFlag_RESOLVE_FLAG_FINAL)}, nil
+	}
+	return policy.Resolution{Transport: "smtp", Nexthop: dom, Recipient: addr, Flags: uint32(pb.ResolveFlag_RESOLVE_CLASS_DEFAULT)}, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"postern/pkg/address"
 	"postern/pkg/dotreader"
+	"postern/pkg/policy"
 	pb "postern/proto"
 )
 
@@ -61,6 +62,7 @@ type session struct {
 	ok, total map[string]int
 
 	tx *transaction
+	ps *policy.Session
 }
 
 // transaction is the state from MAIL to the end of the message.
@@ -426,8 +428,8 @@ func (s *session) run() error {
 	if s.checkPipelining("CONNECT") {
 		return errClose
 	}
-	d := srv.Policy.Check(s.ctx, StageConnect, s.policySession(""))
-	if r, act := s.decide(StageConnect, d, ""); act == actReject {
+	d := srv.Policy.Check(s.ctx, policy.StageConnect, s.policySession(""))
+	if r, act := s.decide(policy.StageConnect, d, ""); act == actReject {
 		s.send(r)
 		s.denied = "Error: access denied for " + s.namaddr
 	} else if act == actClose {
@@ -561,18 +563,29 @@ func (s *session) protocol() string {
 	return "SMTP"
 }
 
-func (s *session) policySession(rcpt string) *PolicySession {
-	p := &PolicySession{
-		ClientAddr: s.addr, ClientPort: s.port, ClientName: s.name, ReverseClientName: s.revName,
-		Helo: s.helo, Recipient: rcpt, SASLMethod: s.saslMethod, SASLUser: s.saslUser,
-		TLS: s.tls != nil, Pipelined: s.illPipe, Protocol: s.protocol(),
+// policySession brings the session's policy.Session up to date for a
+// check (one Session per connection: the engine keeps state in it).
+func (s *session) policySession(rcpt string) *policy.Session {
+	p := s.ps
+	if p == nil {
+		p = &policy.Session{}
+		s.ps = p
 	}
+	p.ClientAddr, p.ClientPort, p.ClientName, p.ReverseClientName = s.addr, s.port, s.name, s.revName
+	p.Helo, p.Recipient, p.SASLMethod, p.SASLUser = s.helo, rcpt, s.saslMethod, s.saslUser
+	p.TLS, p.Pipelined = s.tls != nil, s.illPipe
+	p.Protocol = ""
+	if s.helo != "" {
+		p.Protocol = s.protocol()
+	}
+	p.Sender, p.QueueID, p.RecipientCount, p.Size = "", "", 0, 0
 	if s.tx != nil {
-		p.Sender = s.tx.sender
+		p.Sender = address.Quote(s.tx.sender)
 		p.QueueID = s.tx.queueID
 		p.RecipientCount = len(s.tx.rcpts)
 		p.Size = s.tx.size
 	}
+	p.ETRNDomain = ""
 	return p
 }
 
@@ -585,69 +598,46 @@ func (s *session) logID() string {
 }
 
 // rejectLog logs Postfix's "reject: STAGE from client: reply; from=<>
-// to=<> proto= helo=<>" line (also for hold:, discard: ...).
-func (s *session) rejectLog(action string, stage Stage, r reply, rcpt string) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s from %s: %s;", action, stage, s.namaddr, r)
-	if s.tx != nil {
-		fmt.Fprintf(&b, " from=<%s>", address.Quote(s.tx.sender))
+// to=<> proto= helo=<>" line for a rejection smtpd decides itself.
+func (s *session) rejectLog(stage policy.Stage, r reply, rcpt string) {
+	d := policy.Decision{Action: policy.Reject, Code: r.code, DSN: r.dsn, Text: r.text}
+	if r.code < 500 {
+		d.Action = policy.Defer
 	}
-	if rcpt != "" {
-		fmt.Fprintf(&b, " to=<%s>", address.Quote(rcpt))
-	}
-	fmt.Fprintf(&b, " proto=%s", s.protocol())
-	if s.helo != "" {
-		fmt.Fprintf(&b, " helo=<%s>", s.helo)
-	}
-	s.srv.Log.QInfof(s.logID(), "%s", b.String())
+	s.srv.Log.QInfof(s.logID(), "%s", policy.RejectLog(stage, s.policySession(rcpt), d))
 }
 
 // decide applies a policy decision: the reply to send when it rejects,
 // and the message actions (hold, discard, redirect, filter, prepend)
 // recorded in the transaction.
-func (s *session) decide(stage Stage, d Decision, rcpt string) (reply, int) {
+func (s *session) decide(stage policy.Stage, d policy.Decision, rcpt string) (reply, int) {
 	for _, w := range d.Warn {
 		s.srv.Log.QInfof(s.logID(), "%s", w)
 	}
-	r := reply{d.Code, d.DSN, d.Text}
-	switch d.Action {
-	case Reject, Defer:
-		s.rejectLog("reject", stage, r, rcpt)
+	if d.Rejected() {
+		s.srv.Log.QInfof(s.logID(), "%s", policy.RejectLog(stage, s.ps, d))
+		r := reply{d.Code, d.DSN, d.Text}
+		if d.Action == policy.Disconnect {
+			return r, actClose
+		}
 		return r, actReject
-	case Disconnect:
-		s.rejectLog("reject", stage, r, rcpt)
-		return r, actClose
-	case Hold, Discard, Redirect, Filter:
-		word := map[Action]string{Hold: "hold", Discard: "discard", Redirect: "redirect", Filter: "filter"}[d.Action]
-		if s.tx != nil {
-			switch d.Action {
-			case Hold:
-				s.tx.hold = true
-			case Discard:
-				s.tx.discard = true
-			case Redirect:
-				s.tx.redirect = d.Redirect
-			case Filter:
-				s.tx.filter = d.Filter
-			}
-		}
-		if d.Text != "" {
-			s.srv.Log.QInfof(s.logID(), "%s: %s from %s: %s; from=<%s> to=<%s> proto=%s helo=<%s>",
-				word, stage, s.namaddr, d.Text, s.senderOrEmpty(), address.Quote(rcpt), s.protocol(), s.helo)
-		}
 	}
-	if s.tx != nil {
-		s.tx.prepend = append(s.tx.prepend, d.Prepend...)
+	if tx := s.tx; tx != nil {
+		tx.hold = tx.hold || d.Hold || d.Action == policy.Hold
+		tx.discard = tx.discard || d.Discard || d.Action == policy.Discard
+		if d.Redirect != "" {
+			tx.redirect = d.Redirect
+		}
+		if d.Filter != "" {
+			tx.filter = d.Filter
+		}
+		if stage != policy.StageEndOfData {
+			tx.prepend = append(tx.prepend, d.Prepend...)
+		}
 	}
 	return reply{}, actContinue
 }
 
-func (s *session) senderOrEmpty() string {
-	if s.tx == nil {
-		return ""
-	}
-	return address.Quote(s.tx.sender)
-}
 
 // abortTx forgets the transaction and aborts its submission.
 func (s *session) abortTx() {

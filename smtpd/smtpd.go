@@ -25,8 +25,10 @@ func Main(args []string) int {
 	return service.Main(args, &service.Daemon{
 		PreJail: func(s *service.Service) error {
 			var err error
-			srv, err = NewServer(s.Config)
-			return err
+			if srv, err = NewServer(s.Config); err != nil {
+				return err
+			}
+			return srv.initPolicy()
 		},
 		PostJail: func(s *service.Service) error {
 			conn, err := rpc.Private(".", "cleanup")
@@ -34,7 +36,7 @@ func Main(args []string) int {
 				return err
 			}
 			srv.Submitter = CleanupSubmitter{Conn: conn}
-			return srv.initPolicy()
+			return nil
 		},
 		HandleConn: func(ctx context.Context, s *service.Service, conn net.Conn) {
 			srv.ServeConn(ctx, conn)
