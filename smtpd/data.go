@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"postern/pkg/address"
-	"postern/pkg/policy"
 	"postern/pkg/dotreader"
 	"postern/pkg/header"
+	"postern/pkg/policy"
 	"postern/pkg/submit"
 )
 

@@ -638,7 +638,6 @@ func (s *session) decide(stage policy.Stage, d policy.Decision, rcpt string) (re
 	return reply{}, actContinue
 }
 
-
 // abortTx forgets the transaction and aborts its submission.
 func (s *session) abortTx() {
 	if s.tx != nil && s.tx.sub != nil {
