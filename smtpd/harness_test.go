@@ -98,7 +98,7 @@ func (f *fakeCleanup) queued() []*fakeMsg {
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	srv     *Server
 	cleanup *fakeCleanup
@@ -108,7 +108,7 @@ type harness struct {
 
 // newHarness starts smtpd on 127.0.0.1:0 with a fake cleanup. params
 // override main.cf settings.
-func newHarness(t *testing.T, params ...string) *harness {
+func newHarness(t testing.TB, params ...string) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	h := &harness{t: t, dir: dir, cleanup: &fakeCleanup{}, logPath: filepath.Join(dir, "maillog")}
@@ -204,7 +204,7 @@ func (h *harness) waitLog(re string) string {
 
 // client is a raw SMTP client for checking exact replies.
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	c  net.Conn
 	br *bufio.Reader
 }
