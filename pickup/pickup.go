@@ -129,11 +129,15 @@ func (p *Picker) pickup(ctx context.Context, id, path string) {
 	if own == 0 {
 		own = os.Geteuid()
 	}
-	if uidAttr == "" || (uidAttr != strconv.Itoa(owner) && owner != own) {
+	requeued := owner == own // postsuper -r: a queue file of mail_owner's
+	if !requeued && (uidAttr == "" || uidAttr != strconv.Itoa(owner)) {
 		// A file postdrop did not write for the uid that owns it: do not
 		// let it pose as another user's mail.
 		p.corrupt(f, path, fmt.Errorf("uid=%d: file owner does not match submit_uid %q", owner, uidAttr))
 		return
+	}
+	if requeued {
+		uidAttr = strconv.Itoa(owner)
 	}
 	for _, a := range [][2]string{
 		{"envelope_id", env.EnvelopeID}, {"ret_flags", retFlags(env.Ret)},
@@ -145,6 +149,9 @@ func (p *Picker) pickup(ctx context.Context, id, path string) {
 	}
 	var rcpt, ext []*pb.Recipient
 	err = f.Recipients(func(r queue.Recipient) error {
+		if r.Done {
+			return nil // a requeued message's finished recipients
+		}
 		x := &pb.Recipient{Address: r.Address, Original: r.OrigAddress, Orcpt: r.ORCPT, Notify: uint32(r.Notify)}
 		if r.Extracted {
 			ext = append(ext, x)
@@ -178,8 +185,13 @@ func (p *Picker) pickup(ctx context.Context, id, path string) {
 		log.Warningf("%s: uid=%s: cannot submit to cleanup: %v", id, uidAttr, err)
 		return
 	}
-	// Postfix logs this as soon as cleanup has named the message.
-	log.QInfof(s.QueueID(), "uid=%s from=<%s>", uidAttr, env.Sender)
+	// Postfix logs this as soon as cleanup has named the message; for
+	// requeued mail with the owner's uid and the old queue ID.
+	if requeued {
+		log.QInfof(s.QueueID(), "uid=%d from=<%s> orig_id=%s", owner, env.Sender, id)
+	} else {
+		log.QInfof(s.QueueID(), "uid=%s from=<%s>", uidAttr, env.Sender)
+	}
 	// A rejection here shows again in End's reply.
 	_ = s.AddRecipients(rcpt...)
 	_ = s.AddExtracted(ext...)

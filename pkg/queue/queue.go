@@ -179,6 +179,16 @@ func (q *Queue) renameNoReplace(from, to string) error {
 	}
 }
 
+// Rename renames the file at path from to path to, both inside the queue
+// directory, never replacing an existing file (an error wrapping
+// os.ErrExist then); a missing hash subdirectory of to is created. It is
+// for repairs (postsuper -s) and mass moves that find files by walking a
+// directory rather than by Path; a missing from gives an error wrapping
+// os.ErrNotExist.
+func (q *Queue) Rename(from, to string) error {
+	return q.renameNoReplace(from, to)
+}
+
 // Move renames the file of id from one state to another and returns its
 // new path. The rename never replaces an existing file; it is not
 // followed by a directory fsync (see DURABILITY). A missing file gives an

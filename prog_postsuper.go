@@ -1,0 +1,5 @@
+package main
+
+import "postern/postsuper"
+
+func init() { programs["postsuper"] = postsuper.Main }
