@@ -59,7 +59,9 @@
 //	-bd, -bl  start the mail system ("postern start") in the background
 //	-bh, -bH, -q<interval>
 //	          ignored
-//	-bs       NOT YET IMPLEMENTED: postern has no smtpd yet; exits 69
+//	-bs       SMTP on stdin/stdout (smtpd's session code, client
+//	          localhost[127.0.0.1], no relay control); messages go through
+//	          postdrop into maildrop/
 //	-q        postqueue -f;  -qRsite: postqueue -s site;
 //	          -qIid: postqueue -i id
 //	-A -L -O -U -c -e -h -m -p -x, -o other
@@ -73,7 +75,7 @@
 // "postern/sendmail[PID]: fatal: ...". Exit status (sysexits): 0 when the
 // message is queued, 75 (EX_TEMPFAIL) on every fatal error (usage
 // included, as Postfix 3.7), 69 (EX_UNAVAILABLE) for a message that is too
-// big or for -bs; modes that exec another program exit with its status.
+// big; modes that exec another program exit with its status (-bs: 0).
 //
 // CONFIGURATION PARAMETERS
 //

@@ -101,7 +101,7 @@ func Main(args []string) int {
 	case ModeIgnore:
 		return exOK
 	case ModeSMTP:
-		return p.fatal(exUnavailable, "-bs: the postern SMTP server (smtpd) is not built yet; use SMTP to port 25 instead")
+		return p.serveSMTP()
 	}
 	return p.enqueue(o, os.Stdin)
 }

@@ -330,7 +330,9 @@ func (s *session) openSubmission() error {
 	if s.saslMethod != "" {
 		extra = fmt.Sprintf(", sasl_method=%s, sasl_username=%s", s.saslMethod, s.saslUser)
 	}
-	s.srv.Log.QInfof(tx.queueID, "client=%s%s", s.namaddr, extra)
+	if tx.queueID != "" {
+		s.srv.Log.QInfof(tx.queueID, "client=%s%s", s.namaddr, extra)
+	}
 	return nil
 }
 

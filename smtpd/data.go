@@ -109,7 +109,11 @@ func (s *session) receivedHeader() string {
 	if s.saslUser != "" && s.srv.SASLAuthHeader {
 		fmt.Fprintf(&b, "\t(Authenticated sender: %s)\n", s.saslUser)
 	}
-	fmt.Fprintf(&b, "\tby %s (%s) with %s id %s", s.srv.Hostname, s.srv.MailName, s.receivedProto(), tx.queueID)
+	fmt.Fprintf(&b, "\tby %s (%s) with %s", s.srv.Hostname, s.srv.MailName, s.receivedProto())
+	if tx.queueID != "" {
+		// (sendmail -bs does not know the maildrop file's ID.)
+		fmt.Fprintf(&b, " id %s", tx.queueID)
+	}
 	date := header.Date(s.srv.Now())
 	if len(tx.rcpts) == 1 {
 		fmt.Fprintf(&b, "\n\tfor <%s>; %s\n", address.Quote(tx.rcpts[0].Address), date)
@@ -334,7 +338,11 @@ func (s *session) finishMessage(sink *dataSink, bareLF bool) {
 	if rep.QueueId != "" {
 		qid = rep.QueueId
 	}
-	s.send(reply{250, "2.0.0", "Ok: queued as " + qid})
+	if qid == "" {
+		s.send(reply{250, "2.0.0", "Ok: queued"})
+	} else {
+		s.send(reply{250, "2.0.0", "Ok: queued as " + qid})
+	}
 	// Postfix forgets the errors of a session that delivered mail.
 	s.errors, s.junk = 0, 0
 }
