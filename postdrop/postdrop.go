@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"postern/pkg/acl"
 	"postern/pkg/trigger"
 	"strconv"
@@ -27,16 +28,6 @@ const (
 	ExNoPerm      = 77
 )
 
-// defaultConfigDir is the configuration directory whose main.cf says which
-// other directories ordinary users may name (alternate_config_directories).
-// It is a variable only so that tests can build a binary with another one
-// (go build -ldflags "-X postern/postdrop.defaultConfigDir=DIR"), as
-// Postfix's is fixed at compile time; nothing can change it at run time.
-var defaultConfigDir = config.DefaultDir
-
-// DefaultConfigDir returns the compiled-in default configuration directory.
-func DefaultConfigDir() string { return defaultConfigDir }
-
 // UIDAttr is the envelope attribute in which postdrop records the real uid
 // of the submitting process (pickup's "uid=" and the Received: header).
 const UIDAttr = "submit_uid"
@@ -44,7 +35,7 @@ const UIDAttr = "submit_uid"
 // CheckConfigDir reports whether the invoking user may use the
 // configuration directory dir (see acl.ConfigDir).
 func CheckConfigDir(dir string) (errText, fatalText string, ok bool) {
-	return acl.ConfigDir(dir, defaultConfigDir)
+	return acl.ConfigDir(dir)
 }
 
 // TriggerPickup wakes pickup through public/pickup. Nothing listening is
@@ -119,7 +110,19 @@ func run(c *config.Config, in io.Reader) *failure {
 	limit, _ := c.Size("message_size_limit")
 	long, _ := c.Bool("enable_long_queue_ids")
 	qdir := c.Get("queue_directory")
-	q := queue.New(qdir)
+	q := queue.FromConfig(qdir, c)
+	// maildrop/ is mode 0730: the postdrop group may create files there
+	// but not read the directory, so it cannot open it to fsync it. As
+	// Postfix does, the file is created under its final name and made
+	// durable with its own fsync, which on ext4, XFS and btrfs also makes
+	// the new name durable (see pkg/queue, DURABILITY). Whoever can read
+	// the directory (root, mail_owner) gets the directory fsync as well.
+	q.Method = queue.MethodExecBit
+	if d, err := os.Open(filepath.Join(qdir, queue.Maildrop)); err == nil {
+		d.Close()
+	} else {
+		q.NoDirSync = true
+	}
 	q.LongIDs = long
 	q.Mode = 0644
 	if _, f := Drop(q, in, uid, limit); f != nil {

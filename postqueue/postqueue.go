@@ -69,7 +69,7 @@ func Main(args []string) int {
 	// configuration directories the default main.cf allows, so that the
 	// group's access to public/ cannot be turned against another queue.
 	if cdir != "" || os.Getegid() != os.Getgid() {
-		if e, f, ok := acl.ConfigDir(dir, config.DefaultDir); !ok {
+		if e, f, ok := acl.ConfigDir(dir); !ok {
 			plog.Errorf("%s", e)
 			return fatal("%s", f)
 		}

@@ -176,9 +176,10 @@ $`)
 		// set-gid, it refuses a configuration directory that the
 		// default main.cf does not list, as Postfix's does.
 		pq := setgidCopy(t, in, "postqueue")
-		out, code = in.Command(u, "", pq, "-p")
-		if code != 69 || !strings.Contains(out, "postqueue: error: unauthorized configuration directory name: "+in.ConfigDir+"\n") ||
-			!strings.Contains(out, `postqueue: fatal: specify "alternate_config_directories = `+in.ConfigDir) {
+		other := t.TempDir()
+		out, code = in.Command(u, "", pq, "-c", other, "-p")
+		if code != 69 || !strings.Contains(out, "postqueue: error: unauthorized configuration directory name: "+other+"\n") ||
+			!strings.Contains(out, `postqueue: fatal: specify "alternate_config_directories = `+other) {
 			t.Errorf("set-gid postqueue with a foreign MAIL_CONFIG: exit %d %q", code, out)
 		}
 		// The user with the group, as the set-gid program would have it.

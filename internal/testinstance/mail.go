@@ -65,6 +65,9 @@ func Built(name string) bool {
 // aliases, see NewMail), and main overriding any of these.
 func MailOptions(t testing.TB, main map[string]string) Options {
 	params := map[string]string{
+		// As the shipped etc/main.cf (and Debian's): no Postfix 2
+		// compatibility (append_dot_mydomain = no ...).
+		"compatibility_level":  "3.6",
 		"mydestination":        "localhost, $myhostname",
 		"alias_maps":           "hash:$config_directory/aliases",
 		"alias_database":       "hash:$config_directory/aliases",

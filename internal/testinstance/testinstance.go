@@ -43,6 +43,27 @@ const (
 // BinDir holds the built programs after Build.
 var BinDir string
 
+// DefaultConfigDir is the test build's compiled-in configuration directory.
+var DefaultConfigDir string
+
+var alternateMu sync.Mutex
+
+// allowConfigDir adds dir to the test build's alternate_config_directories.
+func allowConfigDir(dir string) error {
+	alternateMu.Lock()
+	defer alternateMu.Unlock()
+	p := filepath.Join(DefaultConfigDir, "main.cf")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	line := "alternate_config_directories = " + dir + "\n"
+	if len(b) > 0 {
+		line = "  " + dir + "\n"
+	}
+	return os.WriteFile(p, append(b, line...), 0644)
+}
+
 // Main builds the programs into a temporary directory, runs the tests and
 // removes the directory; use it from TestMain.
 func Main(m *testing.M) int {
@@ -69,8 +90,19 @@ func Build(dir string) error {
 	}
 	root := strings.TrimSpace(string(out))
 	multi := filepath.Join(dir, "postern-multi")
+	// The compiled-in default configuration directory of the test build:
+	// its main.cf lists every instance's directory in
+	// alternate_config_directories (see New), so that ordinary users may
+	// run sendmail/postdrop and postqueue against an instance.
+	DefaultConfigDir = filepath.Join(dir, "default-etc")
+	if err := os.MkdirAll(DefaultConfigDir, 0755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(DefaultConfigDir, "main.cf"), nil, 0644); err != nil {
+		return err
+	}
 	for _, b := range [][]string{
-		{"build", "-o", multi, "."},
+		{"build", "-ldflags", "-X postern/pkg/acl.defaultConfigDir=" + DefaultConfigDir, "-o", multi, "."},
 		{"build", "-o", filepath.Join(dir, "testdaemon"), "./internal/testdaemon"},
 	} {
 		cmd := exec.Command("go", b...)
@@ -89,6 +121,36 @@ func Build(dir string) error {
 		}
 	}
 	BinDir = dir
+	if os.Geteuid() == 0 {
+		// As make install does: postdrop and postqueue are copies,
+		// set-gid to the instances' setgid_group, so that ordinary users
+		// can post mail and list the queue.
+		if err := EnsureTestAccount(); err != nil {
+			return err
+		}
+		g, err := user.LookupGroup(TestGroup)
+		if err != nil {
+			return err
+		}
+		gid, _ := strconv.Atoi(g.Gid)
+		b, err := os.ReadFile(multi)
+		if err != nil {
+			return err
+		}
+		for _, n := range []string{"postdrop", "postqueue"} {
+			p := filepath.Join(dir, n)
+			os.Remove(p)
+			if err := os.WriteFile(p, b, 0755); err != nil {
+				return err
+			}
+			if err := os.Chown(p, 0, gid); err != nil {
+				return err
+			}
+			if err := os.Chmod(p, 0755|os.ModeSetgid); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -156,6 +218,11 @@ func New(t testing.TB, o Options) *Instance {
 	}
 	if err := os.Mkdir(in.ConfigDir, 0755); err != nil {
 		t.Fatal(err)
+	}
+	if DefaultConfigDir != "" {
+		if err := allowConfigDir(in.ConfigDir); err != nil {
+			t.Fatal(err)
+		}
 	}
 	params := map[string]string{
 		"queue_directory":       in.QueueDir,

@@ -17,12 +17,22 @@ import (
 	"postern/pkg/table"
 )
 
+// defaultConfigDir is the compiled-in default configuration directory, the
+// one whose main.cf lists the other directories ordinary users may name.
+// Postfix's is fixed at compile time; nothing can change it at run time.
+// Test builds set it with -ldflags "-X postern/pkg/acl.defaultConfigDir=DIR".
+var defaultConfigDir = config.DefaultDir
+
+// DefaultConfigDir returns the compiled-in default configuration directory.
+func DefaultConfigDir() string { return defaultConfigDir }
+
 // ConfigDir reports whether the invoking user may use the configuration
-// directory dir, given the compiled-in default directory. Root may use
-// any; others only the default and those listed in the default main.cf's
-// alternate_config_directories or multi_instance_directories. On refusal
-// it returns Postfix's error and fatal texts.
-func ConfigDir(dir, defaultDir string) (errText, fatalText string, ok bool) {
+// directory dir. Root may use any; others only the compiled-in default and
+// those listed in its main.cf's alternate_config_directories or
+// multi_instance_directories. On refusal it returns Postfix's error and
+// fatal texts.
+func ConfigDir(dir string) (errText, fatalText string, ok bool) {
+	defaultDir := defaultConfigDir
 	dir = filepath.Clean(dir)
 	if os.Getuid() == 0 || dir == filepath.Clean(defaultDir) {
 		return "", "", true

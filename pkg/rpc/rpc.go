@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -57,15 +58,35 @@ func Conn(path string) (*grpc.ClientConn, error) {
 	return c, nil
 }
 
-// Private returns the connection to queueDir/private/service ("" or "."
-// for a daemon, which runs in queue_directory).
-func Private(queueDir, service string) (*grpc.ClientConn, error) {
-	return Conn(filepath.Join(queueDir, "private", service))
+// Service returns the connection to a master.cf unix service: the
+// socket queueDir/private/service, or queueDir/public/service when that is
+// the one that exists. Which of the two a service has is the master.cf
+// "private" column, which the administrator may set either way (Postfix's
+// stock master.cf has cleanup, qmgr, pickup, showq and flush public). When
+// neither exists yet, prefer is used. queueDir is "" or "." in a daemon,
+// which runs in queue_directory.
+func Service(queueDir, prefer, service string) (*grpc.ClientConn, error) {
+	path := filepath.Join(queueDir, prefer, service)
+	if _, err := os.Stat(path); err != nil {
+		other := "public"
+		if prefer == "public" {
+			other = "private"
+		}
+		if _, err := os.Stat(filepath.Join(queueDir, other, service)); err == nil {
+			path = filepath.Join(queueDir, other, service)
+		}
+	}
+	return Conn(path)
 }
 
-// Public returns the connection to queueDir/public/service.
+// Private returns Service(queueDir, "private", service).
+func Private(queueDir, service string) (*grpc.ClientConn, error) {
+	return Service(queueDir, "private", service)
+}
+
+// Public returns Service(queueDir, "public", service).
 func Public(queueDir, service string) (*grpc.ClientConn, error) {
-	return Conn(filepath.Join(queueDir, "public", service))
+	return Service(queueDir, "public", service)
 }
 
 // Context returns a context with CallTimeout.
