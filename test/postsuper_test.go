@@ -4,9 +4,14 @@
 package test
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -282,4 +287,215 @@ func TestPostsuperRequeueAndHold(t *testing.T) {
 		t.Errorf("released message not delivered: %q", got)
 	}
 	in.WaitLog(`postern/local\[\d+\]: ` + held + `: to=<ptrequeue@mx.example.test>, .*status=sent`)
+}
+
+// The layout of postqueue -p beside Debian's Postfix with the same queue
+// contents: a private Postfix instance under the test's directory (never
+// /etc/postfix or port 25) queues mail deferred to a closed port and holds
+// one message; postern's queue gets the same senders, recipients and delay
+// reasons; the two listings must agree line by line once IDs, sizes and
+// times are replaced by placeholders.
+func TestPostqueueLayoutMatchesPostfix(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat("/usr/sbin/postfix"); err != nil {
+		t.Skip("Postfix is not installed")
+	}
+	root := t.TempDir()
+	for p := root; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		os.Chmod(p, 0755) // Postfix's daemons run as postfix, some chrooted
+	}
+	etc, qdir, data := filepath.Join(root, "etc"), filepath.Join(root, "queue"), filepath.Join(root, "data")
+	for _, d := range []string{etc, qdir, data} {
+		if err := os.MkdirAll(d, 0755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pf, err := user.Lookup("postfix"); err == nil {
+		uid, _ := strconv.Atoi(pf.Uid)
+		os.Chown(data, uid, -1)
+	}
+	port := ti.FreePort(t)
+	mainCF := strings.Join([]string{
+		"compatibility_level = 3.6",
+		"queue_directory = " + qdir,
+		"data_directory = " + data,
+		"maillog_file = " + filepath.Join(root, "maillog"),
+		"maillog_file_prefixes = " + root,
+		"inet_interfaces = loopback-only",
+		"inet_protocols = ipv4",
+		"myhostname = pf.example.test",
+		"mydomain = example.test",
+		"mydestination =",
+		"relayhost = [127.0.0.1]:" + strconv.Itoa(port),
+		"default_transport = smtp",
+		"",
+	}, "\n")
+	if err := os.WriteFile(filepath.Join(etc, "main.cf"), []byte(mainCF), 0644); err != nil {
+		t.Fatal(err)
+	}
+	mcf, err := os.ReadFile("/etc/postfix/master.cf")
+	if err != nil {
+		t.Skipf("no Postfix master.cf: %v", err)
+	}
+	var keep []string
+	for _, l := range strings.Split(string(mcf), "\n") {
+		if !strings.HasPrefix(l, "smtp ") || !strings.Contains(l, " inet ") {
+			keep = append(keep, l)
+		}
+	}
+	os.WriteFile(filepath.Join(etc, "master.cf"), []byte(strings.Join(keep, "\n")), 0644)
+	pfx := func(stdin, prog string, args ...string) (string, error) {
+		cmd := exec.Command(prog, args...)
+		cmd.Env = append(os.Environ(), "MAIL_CONFIG="+etc)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := pfx("", "/usr/sbin/postfix", "-c", etc, "start"); err != nil {
+		t.Skipf("cannot start a private Postfix: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { pfx("", "/usr/sbin/postfix", "-c", etc, "stop") })
+
+	type msg struct{ from, rcpts string }
+	msgs := []msg{
+		{"alice@example.test", "u1@down.example.test u2@down.example.test"},
+		{"", "nobody@down.example.test"},
+		{"bob@example.test", "held@down.example.test"},
+	}
+	for _, m := range msgs {
+		args := append([]string{"-f", m.from}, strings.Fields(m.rcpts)...)
+		if out, err := pfx("Subject: layout\n\nbody\n", "/usr/sbin/sendmail", args...); err != nil {
+			t.Fatalf("Postfix sendmail: %v\n%s", err, out)
+		}
+	}
+	type entry struct {
+		Queue      string `json:"queue_name"`
+		ID         string `json:"queue_id"`
+		Sender     string `json:"sender"`
+		Recipients []struct {
+			Address string `json:"address"`
+			Reason  string `json:"delay_reason"`
+		} `json:"recipients"`
+	}
+	var entries []entry
+	ready := ti.Poll(20*time.Second, func() bool {
+		out, err := pfx("", "/usr/sbin/postqueue", "-j")
+		if err != nil {
+			return false
+		}
+		entries = nil
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			var e entry
+			if json.Unmarshal([]byte(l), &e) != nil || e.Queue != "deferred" {
+				return false
+			}
+			for _, r := range e.Recipients {
+				if r.Reason == "" {
+					return false
+				}
+			}
+			entries = append(entries, e)
+		}
+		return len(entries) == len(msgs)
+	})
+	if !ready {
+		log, _ := os.ReadFile(filepath.Join(root, "maillog"))
+		t.Fatalf("Postfix did not defer the messages; queue %+v; log:\n%s", entries, log)
+	}
+	for _, e := range entries {
+		if e.Sender == "bob@example.test" {
+			if out, err := pfx("", "/usr/sbin/postsuper", "-h", e.ID); err != nil {
+				t.Fatalf("Postfix postsuper -h: %v %s", err, out)
+			}
+		}
+	}
+	want, err := pfx("", "/usr/sbin/postqueue", "-p")
+	if err != nil {
+		t.Fatalf("Postfix postqueue -p: %v %s", err, want)
+	}
+
+	// The same contents in postern's queue.
+	in := ti.New(t, ti.Options{MasterCF: adminMasterCF})
+	in.Start()
+	for _, e := range entries {
+		state := queue.Deferred
+		if e.Sender == "bob@example.test" {
+			state = queue.Hold
+		}
+		sender := e.Sender
+		if sender == "MAILER-DAEMON" {
+			sender = ""
+		}
+		var rcpts []string
+		for _, r := range e.Recipients {
+			rcpts = append(rcpts, r.Address)
+			if r.Reason != e.Recipients[0].Reason {
+				t.Fatalf("Postfix gave different reasons in one message: %+v", e)
+			}
+		}
+		queueMessage(t, in, state, sender, rcpts, e.Recipients[0].Reason, "Subject: layout\n\nbody\n")
+	}
+	got, code := in.Command(nil, "", "postqueue", "-p")
+	if code != 0 {
+		t.Fatalf("postqueue -p: exit %d %s", code, got)
+	}
+	nw, ng := normaliseListing(t, "Postfix", want), normaliseListing(t, "postern", got)
+	if strings.Join(nw, "\n") != strings.Join(ng, "\n") {
+		t.Errorf("postqueue -p layouts differ (normalised)\nPostfix:\n%s\npostern:\n%s\nPostfix raw:\n%s\npostern raw:\n%s",
+			strings.Join(nw, "\n"), strings.Join(ng, "\n"), want, got)
+	}
+}
+
+var (
+	messageLine = regexp.MustCompile(`^([0-9A-Za-z]+)([*!#]*) +(\d+) ([A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)  (.*)$`)
+	summaryLine = regexp.MustCompile(`^-- \d+ Kbytes in (\d+) Requests?\.$`)
+)
+
+// normaliseListing checks that every message line of a postqueue -p
+// listing has Postfix's printf layout and replaces its ID, size and time
+// by placeholders (markers kept); messages are sorted within their queue,
+// whose order (deferred before hold) is kept, since Postfix lists a
+// directory unsorted.
+func normaliseListing(t *testing.T, who, out string) []string {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("%s: short listing:\n%s", who, out)
+	}
+	head, tail := lines[0], lines[len(lines)-1]
+	var blocks [][]string
+	for _, l := range lines[1 : len(lines)-1] {
+		if l == "" {
+			continue
+		}
+		if m := messageLine.FindStringSubmatch(l); m != nil {
+			size, _ := strconv.Atoi(m[3])
+			if re := fmt.Sprintf("%-11s %7d %-20s %s", m[1]+m[2], size, m[4]+" ", m[5]); re != l {
+				t.Errorf("%s: message line not in printf layout:\n%q\n%q", who, l, re)
+			}
+			blocks = append(blocks, []string{"QUEUEID" + m[2] + " SIZE TIME " + m[5]})
+			continue
+		}
+		if len(blocks) == 0 {
+			t.Fatalf("%s: unexpected line %q", who, l)
+		}
+		blocks[len(blocks)-1] = append(blocks[len(blocks)-1], l)
+	}
+	key := func(b []string) string {
+		q := "0"
+		if strings.Contains(strings.Fields(b[0])[0], "!") {
+			q = "1"
+		}
+		return q + strings.Join(b, "\n")
+	}
+	sort.Slice(blocks, func(i, j int) bool { return key(blocks[i]) < key(blocks[j]) })
+	res := []string{head}
+	for _, b := range blocks {
+		res = append(res, b...)
+		res = append(res, "")
+	}
+	if m := summaryLine.FindStringSubmatch(tail); m != nil {
+		tail = "-- N Kbytes in " + m[1] + " Requests."
+	}
+	return append(res, tail)
 }
