@@ -23,6 +23,7 @@ import (
 // message is still read from the client and the reply comes at the end.
 type dataSink struct {
 	sub    Submission
+	got    int64 // bytes from the client (for "lost connection after DATA (N bytes)")
 	size   int64
 	limit  int64
 	tooBig bool
@@ -36,6 +37,7 @@ const firstLineMax = 1024
 
 func (d *dataSink) Write(p []byte) (int, error) {
 	n := len(p)
+	d.got += int64(n)
 	d.size += int64(n + bytes.Count(p, []byte{'\n'}))
 	if d.limit > 0 && d.size > d.limit {
 		d.tooBig = true
@@ -212,6 +214,7 @@ func (s *session) cmdData(arg string) error {
 	dr := dotreader.New(s.br)
 	buf := make([]byte, 32<<10)
 	if _, err := io.CopyBuffer(sink, dr, buf); err != nil {
+		s.where = fmt.Sprintf("DATA (%d bytes)", sink.got)
 		return err
 	}
 	s.finishMessage(sink, dr.BareLF())
@@ -271,6 +274,7 @@ func (s *session) cmdBdat(arg string) error {
 		tx.bdatLF = &dotreader.LFWriter{W: tx.bdat}
 	}
 	if _, err := io.CopyN(tx.bdatLF, s.br, n); err != nil {
+		s.where = fmt.Sprintf("BDAT (%d bytes)", tx.bdat.got)
 		return err
 	}
 	if !last {

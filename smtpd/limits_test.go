@@ -235,3 +235,19 @@ func TestLongCommandLineCut(t *testing.T) {
 	c.expect("MAIL FROM:<a\x00b@example.org>", "501 5.1.7 Bad sender address syntax")
 	c.expect("QUIT", "221 2.0.0 Bye")
 }
+
+func TestLostConnectionInData(t *testing.T) {
+	h := newHarness(t)
+	c := h.dial()
+	c.greet()
+	c.expect("MAIL FROM:<a@client.example.test>", "250 2.1.0 Ok")
+	c.expect("RCPT TO:<pfa@mx.example.test>", "250 2.1.5 Ok")
+	c.expect("DATA", "354 End data with <CR><LF>.<CR><LF>")
+	c.send("Subject: x\r\n\r\npartial")
+	c.c.Close()
+	h.waitLog(`lost connection after DATA \(19 bytes\) from unknown\[127\.0\.0\.1\]`)
+	h.waitLog(`disconnect from unknown\[127\.0\.0\.1\] ehlo=1 mail=1 rcpt=1 data=0/1 commands=3/4`)
+	if len(h.cleanup.queued()) != 0 {
+		t.Fatal("partial message queued")
+	}
+}

@@ -513,7 +513,7 @@ func (s *session) command(line string, bare bool) error {
 		}
 		err = h.fn(s, arg)
 	}
-	if s.lastCode > 0 && s.lastCode < 400 && err != errClose || verb == "QUIT" {
+	if s.lastCode > 0 && s.lastCode < 400 && (err == nil || err == errClose) || verb == "QUIT" {
 		s.ok[name]++
 	}
 	if err != nil {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -195,15 +193,9 @@ func NewServer(c *config.Config) (*Server, error) {
 		if t := c.Get("smtpd_sasl_type"); t != "dovecot" {
 			return nil, fmt.Errorf("unsupported SASL server implementation: %s (postern supports smtpd_sasl_type = dovecot)", t)
 		}
+		// A relative path is relative to queue_directory, where the
+		// daemon runs after the jail (chrooted or not): keep it so.
 		path := c.Get("smtpd_sasl_path")
-		if !filepath.IsAbs(path) && path != "" {
-			// Relative to queue_directory, where the daemon runs; keep
-			// it relative so that a chroot works, but resolve it now
-			// when the process is not yet there (tests, sendmail -bs).
-			if wd, _ := os.Getwd(); wd != c.Get("queue_directory") {
-				path = filepath.Join(c.Get("queue_directory"), path)
-			}
-		}
 		s.SASL = sasl.NewDovecot(path)
 	}
 	return s, nil
