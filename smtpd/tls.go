@@ -324,6 +324,7 @@ func (s *session) cmdStartTLS(arg string) error {
 		s.illPipe = true
 	}
 	if err := s.startTLS(); err != nil {
+		s.lastCode = 0 // starttls=0/1
 		return errClose
 	}
 	// RFC 3207 section 4.2: forget everything learnt before.
