@@ -1147,9 +1147,14 @@ type RecipientResult struct {
 	// The relay= value logged ("local", "mx.example.org[192.0.2.1]:25").
 	Relay string `protobuf:"bytes,7,opt,name=relay,proto3" json:"relay,omitempty"`
 	// RFC 3464 Action for a success: "delivered", "relayed" or "expanded".
-	Action        string `protobuf:"bytes,8,opt,name=action,proto3" json:"action,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Action string `protobuf:"bytes,8,opt,name=action,proto3" json:"action,omitempty"`
+	// Set by smtp/lmtp for a success at a server that offered DSN: the
+	// NOTIFY=SUCCESS request went on with the message, so qmgr sends no
+	// success notice of its own for this recipient (Postfix clears the
+	// recipient's NOTIFY_SUCCESS in that case).
+	NoSuccessNotice bool `protobuf:"varint,9,opt,name=no_success_notice,json=noSuccessNotice,proto3" json:"no_success_notice,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *RecipientResult) Reset() {
@@ -1238,11 +1243,27 @@ func (x *RecipientResult) GetAction() string {
 	return ""
 }
 
+func (x *RecipientResult) GetNoSuccessNotice() bool {
+	if x != nil {
+		return x.NoSuccessNotice
+	}
+	return false
+}
+
 type DeliverReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Results       []*RecipientResult     `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Results []*RecipientResult     `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	// The destination failed as a whole: every address tried failed to
+	// connect or at the greeting, HELO/EHLO or TLS handshake (or the DNS
+	// lookup failed temporarily), and no server took part in a transaction.
+	// Every recipient is deferred with site_failure_text. qmgr counts such a
+	// reply toward the destination's dead-site limit (Postfix's
+	// qmgr_queue_throttle); a reply without it is a sign of life
+	// (qmgr_queue_unthrottle).
+	SiteFailure     bool   `protobuf:"varint,2,opt,name=site_failure,json=siteFailure,proto3" json:"site_failure,omitempty"`
+	SiteFailureText string `protobuf:"bytes,3,opt,name=site_failure_text,json=siteFailureText,proto3" json:"site_failure_text,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *DeliverReply) Reset() {
@@ -1280,6 +1301,20 @@ func (x *DeliverReply) GetResults() []*RecipientResult {
 		return x.Results
 	}
 	return nil
+}
+
+func (x *DeliverReply) GetSiteFailure() bool {
+	if x != nil {
+		return x.SiteFailure
+	}
+	return false
+}
+
+func (x *DeliverReply) GetSiteFailureText() string {
+	if x != nil {
+		return x.SiteFailureText
+	}
+	return ""
 }
 
 type StatusRecord struct {
@@ -1663,7 +1698,7 @@ const file_mail_proto_rawDesc = "" +
 	"\x05envid\x18\t \x01(\tR\x05envid\x12\x10\n" +
 	"\x03ret\x18\n" +
 	" \x01(\rR\x03ret\x12\x14\n" +
-	"\x05flags\x18\v \x01(\rR\x05flags\"\xe6\x01\n" +
+	"\x05flags\x18\v \x01(\rR\x05flags\"\x92\x02\n" +
 	"\x0fRecipientResult\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12/\n" +
 	"\x06status\x18\x02 \x01(\x0e2\x17.postern.DeliveryStatusR\x06status\x12\x10\n" +
@@ -1672,9 +1707,12 @@ const file_mail_proto_rawDesc = "" +
 	"\tdiag_type\x18\x05 \x01(\tR\bdiagType\x12\x1b\n" +
 	"\tdiag_text\x18\x06 \x01(\tR\bdiagText\x12\x14\n" +
 	"\x05relay\x18\a \x01(\tR\x05relay\x12\x16\n" +
-	"\x06action\x18\b \x01(\tR\x06action\"B\n" +
+	"\x06action\x18\b \x01(\tR\x06action\x12*\n" +
+	"\x11no_success_notice\x18\t \x01(\bR\x0fnoSuccessNotice\"\x91\x01\n" +
 	"\fDeliverReply\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.postern.RecipientResultR\aresults\"\xaf\x02\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.postern.RecipientResultR\aresults\x12!\n" +
+	"\fsite_failure\x18\x02 \x01(\bR\vsiteFailure\x12*\n" +
+	"\x11site_failure_text\x18\x03 \x01(\tR\x0fsiteFailureText\"\xaf\x02\n" +
 	"\fStatusRecord\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1a\n" +
