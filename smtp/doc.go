@@ -104,7 +104,7 @@
 // and "connect to H[A]:P: Connection refused" for each failed connection,
 // "warning: no MX host for X has a valid address record".
 //
-// CONFIGURATION PARAMETERS
+// # CONFIGURATION PARAMETERS
 //
 // In LMTP mode each smtp_NAME below is read as lmtp_NAME (lmtp_lhlo_name,
 // lmtp_lhlo_timeout).
