@@ -198,7 +198,8 @@ func (j *job) run() *sessErr {
 		if s == nil {
 			break
 		}
-		j.connDone, j.connUse = a.now(), s.uses+1
+		s.reuses++
+		j.connDone, j.connUse = a.now(), s.reuses+1
 		serr := j.transact(s, true, true)
 		if serr == errStale {
 			s.close()
@@ -300,7 +301,7 @@ func (j *job) run() *sessErr {
 // hop, or ends it.
 func (j *job) release(key string, s *session) {
 	st := j.a.Settings
-	if s.broken || st.CacheTimeLimit <= 0 ||
+	if s.broken || s.backup || st.CacheTimeLimit <= 0 ||
 		(st.ReuseCountLimit > 0 && s.uses >= st.ReuseCountLimit) ||
 		(st.ReuseTimeLimit > 0 && time.Since(s.created) >= st.ReuseTimeLimit) {
 		s.quit(st.QuitTimeout, st.SkipQuitResponse)
@@ -314,7 +315,11 @@ func (j *job) release(key string, s *session) {
 func (j *job) resolve(nh *nextHop) ([]dialTarget, *sessErr) {
 	st := j.a.Settings
 	if nh.Unix != "" {
-		return []dialTarget{{host: st.MyHostname, addr: nh.Unix, unix: true}}, nil
+		path := nh.Unix
+		if j.a.QueueDir != "" && !filepath.IsAbs(path) {
+			path = filepath.Join(j.a.QueueDir, path)
+		}
+		return []dialTarget{{host: st.MyHostname, addr: path, unix: true}}, nil
 	}
 	// Loop detection is Postfix's for SMTP to the standard port; a next
 	// hop with its own port (a content filter on [127.0.0.1]:10025) is
@@ -398,6 +403,7 @@ func (j *job) mxTargets(nh *nextHop, mxs []dnsresolve.MX, loopCheck bool) ([]dia
 	ts := make([]dialTarget, len(list))
 	for i, p := range list {
 		ts[i] = p.t
+		ts[i].backup = p.pref != mxs[0].Pref
 	}
 	return ts, nil
 }

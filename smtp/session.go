@@ -36,6 +36,8 @@ type session struct {
 
 	created time.Time
 	uses    int  // transactions done on this connection
+	reuses  int  // times taken from the connection cache
+	backup  bool // connected to a backup MX host
 	broken  bool // unusable: I/O error, timeout, 421
 }
 
@@ -138,6 +140,10 @@ type dialTarget struct {
 	addr string // IP address or unix socket path
 	port int
 	unix bool
+	// backup: a less preferred MX host than the best one; its sessions
+	// are not cached under the next hop (as in Postfix, which saves a
+	// session under the destination only for a best MX host).
+	backup bool
 }
 
 func (t dialTarget) namaddr() string { return t.host + "[" + t.addr + "]" }
@@ -154,7 +160,7 @@ func (t dialTarget) relay() string {
 // plain forbids STARTTLS (the retry after a failed "may" handshake).
 func (a *Agent) connect(t dialTarget, nexthop *nextHop, plain bool) (*session, *sessErr) {
 	st := a.Settings
-	s := &session{host: t.host, addr: t.addr, port: t.port, namaddr: t.namaddr(), relay: t.relay(), lmtp: st.LMTP}
+	s := &session{host: t.host, addr: t.addr, port: t.port, namaddr: t.namaddr(), relay: t.relay(), lmtp: st.LMTP, backup: t.backup}
 	var conn net.Conn
 	var err error
 	if t.unix {
