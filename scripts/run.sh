@@ -131,7 +131,7 @@ maillog_file = /dev/stdout
 # Loopback only; the ports are in master.cf.
 inet_interfaces = loopback-only
 mynetworks = 127.0.0.0/8 [::1]/128
-smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated defer_unauth_destination
+smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated reject_unauth_destination
 mydestination = \$myhostname, localhost.\$mydomain, localhost
 
 # Local mail lands in run/mail/USER/ as a Maildir: a mail_spool_directory

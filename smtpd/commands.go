@@ -233,6 +233,11 @@ func (s *session) cmdRcpt(arg string) error {
 			return nil
 		}
 	}
+	if rcpt.Orcpt == "" && addr != "" {
+		// As Postfix's smtpd: without ORCPT the RCPT TO address is kept
+		// as the DSN original recipient ("Original-Recipient: rfc822;x").
+		rcpt.Orcpt = "rfc822;" + addr
+	}
 	d := srv.Policy.Check(s.ctx, policy.StageRcpt, s.policySession(addr))
 	wasHold, wasDiscard, wasRedirect, wasFilter := tx.hold, tx.discard, tx.redirect, tx.filter
 	if r, act := s.decide(policy.StageRcpt, d, addr); act != actContinue {

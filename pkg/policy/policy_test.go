@@ -284,8 +284,15 @@ func TestEtcMainCFNoOpenRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantReply(t, rcpt(c, sess("127.0.0.2"), "someone@elsewhere.example"), "454 4.7.1 <someone@elsewhere.example>: Relay access denied")
+	wantReply(t, rcpt(c, sess("127.0.0.2"), "someone@elsewhere.example"), "554 5.7.1 <someone@elsewhere.example>: Relay access denied")
 	wantReply(t, rcpt(c, sess("127.0.0.1"), "someone@elsewhere.example"), "")
+	// Postfix's built-in default defers instead.
+	cfg.Set("smtpd_relay_restrictions", "permit_mynetworks permit_sasl_authenticated defer_unauth_destination")
+	c, err = New(cfg, WithResolver(fakeResolver{}), WithDNS(testDNS()), WithWarn(func(string, ...any) {}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantReply(t, rcpt(c, sess("127.0.0.2"), "someone@elsewhere.example"), "454 4.7.1 <someone@elsewhere.example>: Relay access denied")
 	cfg.Set("smtpd_relay_restrictions", "permit_mynetworks permit_sasl_authenticated reject_unauth_destination")
 	c, err = New(cfg, WithResolver(fakeResolver{}), WithDNS(testDNS()), WithWarn(func(string, ...any) {}))
 	if err != nil {

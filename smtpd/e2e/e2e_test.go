@@ -63,7 +63,9 @@ func dialFrom(t *testing.T, src, addr string) *gosmtp.Client {
 }
 
 func TestSMTPToMaildirAndRelayControl(t *testing.T) {
-	in, addr := start(t, map[string]string{"mynetworks": "127.0.0.1/32"})
+	// The shipped etc/main.cf's relay policy.
+	in, addr := start(t, map[string]string{"mynetworks": "127.0.0.1/32",
+		"smtpd_relay_restrictions": "permit_mynetworks permit_sasl_authenticated reject_unauth_destination"})
 	alice := in.AddUser("ptsmtpa")
 	in.Start()
 
@@ -89,7 +91,7 @@ func TestSMTPToMaildirAndRelayControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := c.Rcpt("someone@elsewhere.test", nil)
-	if e, ok := err.(*gosmtp.SMTPError); !ok || e.Code != 454 || e.Message != "<someone@elsewhere.test>: Relay access denied" {
+	if e, ok := err.(*gosmtp.SMTPError); !ok || e.Code != 554 || e.EnhancedCode != (gosmtp.EnhancedCode{5, 7, 1}) || e.Message != "<someone@elsewhere.test>: Relay access denied" {
 		t.Errorf("relay from outside: %v", err)
 	}
 	err = c.Rcpt("nosuchuser@mx.example.test", nil)
@@ -97,5 +99,5 @@ func TestSMTPToMaildirAndRelayControl(t *testing.T) {
 		t.Errorf("unknown user: %v", err)
 	}
 	c.Quit()
-	in.WaitLog(`NOQUEUE: reject: RCPT from \S+\[127\.0\.0\.2\]: 454 4\.7\.1 <someone@elsewhere\.test>: Relay access denied`)
+	in.WaitLog(`NOQUEUE: reject: RCPT from \S+\[127\.0\.0\.2\]: 554 5\.7\.1 <someone@elsewhere\.test>: Relay access denied`)
 }

@@ -508,7 +508,7 @@ func TestShippedConfig(t *testing.T) {
 		"compatibility_level":      "3.6",
 		"daemon_directory":         "/usr/libexec/postern",
 		"mynetworks":               "127.0.0.0/8 [::ffff:127.0.0.0]/104 [::1]/128",
-		"smtpd_relay_restrictions": "permit_mynetworks permit_sasl_authenticated defer_unauth_destination",
+		"smtpd_relay_restrictions": "permit_mynetworks permit_sasl_authenticated reject_unauth_destination",
 		"alias_maps":               "hash:/etc/aliases",
 		"alias_database":           "hash:/etc/aliases",
 	} {
