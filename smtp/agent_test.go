@@ -455,3 +455,57 @@ func TestParseNexthop(t *testing.T) {
 		}
 	}
 }
+
+// scripted runs a server on addr that answers lines as script says:
+// greeting first, then one reply per received line; "" means stall.
+func scripted(t *testing.T, addr string, greeting string, replies map[string]string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Write([]byte(greeting + "\r\n"))
+				br := newLineReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					verb, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+					r, ok := replies[strings.ToUpper(verb)]
+					if !ok {
+						r = "250 2.0.0 Ok"
+					}
+					if r == "" {
+						time.Sleep(5 * time.Second)
+						return
+					}
+					c.Write([]byte(r + "\r\n"))
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestTimeoutAndRefusedGreeting(t *testing.T) {
+	port := scripted(t, "127.0.0.3:0", "421 4.3.2 mx1 busy", nil)
+	scripted(t, "127.0.0.2:"+strconv.Itoa(port), "220 mx2 ESMTP", map[string]string{"EHLO": "250-mx2\r\n250 PIPELINING", "RCPT": ""})
+	b := newTestbed(t, zone, port, false, func(c *config.Config) { c.Set("smtp_rcpt_timeout", "1s") })
+	reply := b.deliver("example.test", "a@sender.test", "x@example.test")
+	wantResult(t, reply.Results[0], pb.DeliveryStatus_DELIVERY_DEFER, "4.4.2", "conversation with mx2.example.test[127.0.0.2] timed out while sending RCPT TO")
+	b.wantLog("host mx1.example.test[127.0.0.3] refused to talk to me: 421 4.3.2 mx1 busy")
+	b.wantLog("relay=mx2.example.test[127.0.0.2]:" + strconv.Itoa(port) + ", delay=")
+	if !reply.SiteFailure {
+		t.Error("a timeout before any transaction is a site failure")
+	}
+}

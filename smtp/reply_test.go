@@ -9,6 +9,8 @@ import (
 
 func newBufWriter(w io.Writer) *bufio.Writer { return bufio.NewWriter(w) }
 
+func newLineReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
 func TestParseReply(t *testing.T) {
 	for _, tc := range []struct {
 		in, str, dsn string
