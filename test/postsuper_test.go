@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,6 +145,24 @@ func TestPostsuperQueueOperations(t *testing.T) {
 
 	// A plain "postsuper" (structure check and purge) says nothing.
 	wantPostsuper(t, in, "", nil, "")
+
+	// -f ALL expires everything and releases what was held; -r ALL puts
+	// everything in maildrop/ for pickup, owned by mail_owner.
+	e1 := queueMessage(t, in, queue.Deferred, "e@example.test", []string{"x@down.example.test"}, refused, testBody)
+	e2 := queueMessage(t, in, queue.Hold, "e@example.test", []string{"y@down.example.test"}, "", testBody)
+	wantPostsuper(t, in, "", []string{"-f", "ALL"}, "postsuper: Force-expired: 2 messages\npostsuper: Released from hold: 1 message\n")
+	if s := inState(in, e2); s != queue.Deferred {
+		t.Errorf("%s in %q after -f ALL", e2, s)
+	}
+	wantPostsuper(t, in, "", []string{"-r", "ALL"}, "postsuper: Requeued: 2 messages\n")
+	owner := lookupUser(t, ti.TestUser)
+	for _, id := range []string{e1, e2} {
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(in.QueueDir, "maildrop", id), &st); err != nil || int(st.Uid) != owner.UID {
+			t.Errorf("requeued %s: %v, owner %d", id, err, st.Uid)
+		}
+	}
+	wantPostsuper(t, in, "", []string{"-d", "ALL", "maildrop"}, "postsuper: Deleted: 2 messages\n")
 
 	// Usage errors.
 	out, code = postsuper(t, in, "", "-z")
