@@ -25,8 +25,11 @@
 // pickup runs unprivileged (mail_owner) and may be chrooted. maildrop/
 // files are written by any local user through postdrop(1), so pickup
 // trusts nothing in them but what postdrop vouches for: the submit_uid
-// attribute must name the file's owner (a file owned by mail_owner, such as
-// a requeued message, is accepted as is). A file that fails this check, or
+// attribute must name the file's owner. A file owned by mail_owner and not
+// readable by others is a message requeued by postsuper -r: it is accepted
+// as is, its recipients already done are left out, and it is logged as
+// "NEWQUEUEID: uid=UID from=<sender> orig_id=OLDQUEUEID", as Postfix does.
+// A file that fails this check, or
 // that cannot be parsed, is moved to corrupt/ with a warning, never
 // submitted and never retried.
 //

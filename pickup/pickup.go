@@ -121,7 +121,7 @@ func (p *Picker) pickup(ctx context.Context, id, path string) {
 		}
 		attrs = append(attrs, &pb.Attr{Name: a.Name, Value: a.Value})
 	}
-	owner, ok := fileOwner(path)
+	owner, mode, ok := fileOwner(path)
 	if !ok {
 		return // gone meanwhile
 	}
@@ -129,7 +129,9 @@ func (p *Picker) pickup(ctx context.Context, id, path string) {
 	if own == 0 {
 		own = os.Geteuid()
 	}
-	requeued := owner == own // postsuper -r: a queue file of mail_owner's
+	// postsuper -r: a queue file of mail_owner's, not readable by others
+	// (postdrop's files are mode 0744), Postfix's MAIL_IS_REQUEUED.
+	requeued := owner == own && mode&syscall.S_IROTH == 0
 	if !requeued && (uidAttr == "" || uidAttr != strconv.Itoa(owner)) {
 		// A file postdrop did not write for the uid that owns it: do not
 		// let it pose as another user's mail.
@@ -239,14 +241,14 @@ func retFlags(r int) string {
 	return strconv.Itoa(r)
 }
 
-func fileOwner(path string) (int, bool) {
+func fileOwner(path string) (uid int, mode uint32, ok bool) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return 0, false
+		return 0, 0, false
 	}
-	return int(st.Uid), true
+	return int(st.Uid), st.Mode, true
 }
