@@ -30,6 +30,7 @@ type Manager struct {
 	Resolver Resolver
 
 	active     chan struct{} // one token per message in active/
+	rcptTokens chan struct{} // one per recipient in memory (qmgr_message_recipient_limit)
 	transports *transports
 	inflight   sync.WaitGroup
 
@@ -78,6 +79,7 @@ func NewManager(dir string, q *queue.Queue, s *Settings) *Manager {
 		Q:          q,
 		S:          s,
 		active:     make(chan struct{}, s.ActiveLimit),
+		rcptTokens: make(chan struct{}, max(1, s.RecipientMemoryLimit)),
 		transports: newTransports(s),
 		incoming:   newScanner(queue.Incoming),
 		deferred:   newScanner(queue.Deferred),

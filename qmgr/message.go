@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -25,6 +24,7 @@ const (
 	textBadSyntax            = "bad address syntax"
 	textUnknownError         = "unknown mail transport error"
 	textForceExpired         = "message is administratively expired"
+	textSuspended            = "delivery temporarily suspended"
 )
 
 // message is one message in active/ while qmgr works on it.
@@ -42,6 +42,12 @@ type message struct {
 	broken    bool // the queue file could not be updated: retry later
 	nDeferred int
 	deferred  map[int]deferral // this round's deferrals, for expiry
+
+	// Delivery requests under way: they run in their own goroutines and
+	// send themselves back on results; the message's goroutine applies
+	// them (it alone touches the queue file).
+	pending int
+	results chan *entry
 }
 
 type deferral struct{ dsn, text string }
@@ -54,7 +60,7 @@ func (m *Manager) process(id, path, from string) {
 		m.cannotOpen(id, path, err)
 		return
 	}
-	msg := &message{m: m, id: id, path: path, from: from, f: f, activeTime: m.now(), deferred: map[int]deferral{}}
+	msg := &message{m: m, id: id, path: path, from: from, f: f, activeTime: m.now(), deferred: map[int]deferral{}, results: make(chan *entry)}
 	defer func() {
 		if msg.f != nil {
 			msg.f.Close()
@@ -80,11 +86,22 @@ func (m *Manager) process(id, path, from string) {
 			m.log().QWarningf(id, "cannot clear delay reasons: %v", err)
 		}
 	}
+	// Recipients are read in batches while deliveries of earlier
+	// batches run: each recipient read takes one of the
+	// qmgr_message_recipient_limit tokens, given back when its result is
+	// recorded. A partial batch is sent on when no token is free, so
+	// that no message sits on tokens while it waits for more.
 	var batch []queue.Recipient
 	err = f.Recipients(func(r queue.Recipient) error {
 		if r.Done {
 			msg.hadDone = true
 			return nil
+		}
+		msg.drain()
+		if !msg.takeToken(len(batch) > 0) {
+			msg.deliverBatch(batch)
+			batch = batch[:0]
+			msg.takeToken(false)
 		}
 		batch = append(batch, r)
 		if len(batch) >= max(1, m.S.RecipientBatch) {
@@ -93,14 +110,67 @@ func (m *Manager) process(id, path, from string) {
 		}
 		return nil
 	})
+	if err == nil && len(batch) > 0 {
+		msg.deliverBatch(batch)
+		batch = nil
+	}
+	m.releaseTokens(len(batch))
+	for msg.pending > 0 {
+		msg.complete(<-msg.results)
+	}
 	if err != nil {
 		msg.corrupt(err)
 		return
 	}
-	if len(batch) > 0 {
-		msg.deliverBatch(batch)
-	}
 	msg.finish()
+}
+
+// takeToken takes one recipient token. Without try it waits for one,
+// recording the results that arrive meanwhile; with try it reports
+// false when none is free.
+func (msg *message) takeToken(try bool) bool {
+	tokens := msg.m.rcptTokens
+	for {
+		select {
+		case tokens <- struct{}{}:
+			return true
+		default:
+		}
+		if try {
+			return false
+		}
+		select {
+		case tokens <- struct{}{}:
+			return true
+		case e := <-msg.results:
+			msg.complete(e)
+		}
+	}
+}
+
+func (m *Manager) releaseTokens(n int) {
+	for range n {
+		<-m.rcptTokens
+	}
+}
+
+// drain records the results that have arrived, without waiting.
+func (msg *message) drain() {
+	for {
+		select {
+		case e := <-msg.results:
+			msg.complete(e)
+		default:
+			return
+		}
+	}
+}
+
+// complete records a finished request and gives back its tokens.
+func (msg *message) complete(e *entry) {
+	msg.pending--
+	msg.apply(e)
+	msg.m.releaseTokens(len(e.rcpts))
 }
 
 // cannotOpen deals with a file that OpenRW refused.
@@ -157,11 +227,14 @@ type entry struct {
 	rcpts   []*pb.DeliverRecipient
 	reply   *pb.DeliverReply
 	err     error
+	dead    *errDead // the destination was dead: no attempt made
 }
 
-// deliverBatch resolves a batch of recipients, delivers them grouped per
-// destination with the deliveries running in parallel, and records the
-// results in the queue file (and the bounce log).
+// deliverBatch resolves a batch of recipients and starts their
+// deliveries, grouped per destination, each request in its own goroutine
+// (it waits there for a slot of its destination); the results come back
+// on msg.results. Recipients deferred at once give their tokens back at
+// once. The batch's recipients hold one token each.
 func (msg *message) deliverBatch(batch []queue.Recipient) {
 	m := msg.m
 	addrs := make([]string, len(batch))
@@ -176,6 +249,7 @@ func (msg *message) deliverBatch(batch []queue.Recipient) {
 			rs[i] = deliverRecipient(r, r.Address)
 		}
 		msg.deferAll(rs, "4.3.0", textResolverFailure, "")
+		m.releaseTokens(len(batch))
 		return
 	}
 
@@ -223,9 +297,16 @@ func (msg *message) deliverBatch(batch []queue.Recipient) {
 	var entries []*entry
 	var cur *entry
 	now := m.now()
+	settled := 0
 	for _, it := range items {
 		if dead, reason := it.t.suspended(now); dead {
 			msg.deferAll([]*pb.DeliverRecipient{it.recipient}, "4.3.0", reason, "")
+			settled++
+			continue
+		}
+		if d := it.t.destDead(it.queue, now); d != nil {
+			msg.deferAll([]*pb.DeliverRecipient{it.recipient}, d.dsn, d.Error(), "")
+			settled++
 			continue
 		}
 		if cur == nil || cur.t != it.t || cur.queue != it.queue || len(cur.rcpts) >= it.t.recipientLimit {
@@ -235,17 +316,13 @@ func (msg *message) deliverBatch(batch []queue.Recipient) {
 		cur.rcpts = append(cur.rcpts, it.recipient)
 	}
 
-	var wg sync.WaitGroup
+	m.releaseTokens(settled)
 	for _, e := range entries {
-		wg.Add(1)
+		msg.pending++
 		go func() {
-			defer wg.Done()
 			msg.run(e)
+			msg.results <- e
 		}()
-	}
-	wg.Wait()
-	for _, e := range entries {
-		msg.apply(e)
 	}
 }
 
@@ -295,23 +372,42 @@ func (msg *message) request(e *entry) *pb.DeliverRequest {
 	}
 }
 
-// run makes the delivery request of an entry (in its own goroutine).
+// run makes the delivery request of an entry (in its own goroutine): it
+// waits for a slot of the destination (however long other deliveries to
+// it take: there is no deadline on the wait), calls the agent, and
+// feeds the outcome back to the destination's window.
 func (msg *message) run(e *entry) {
-	ctx, cancel := context.WithTimeout(context.Background(), rpc.CallTimeout)
-	defer cancel()
-	release, err := e.t.acquire(ctx, e.queue)
+	m := msg.m
+	d, err := e.t.acquire(context.Background(), e.queue, m.now)
 	if err != nil {
-		e.err = err
+		if dead, ok := err.(*errDead); ok {
+			e.dead = dead
+		} else {
+			e.err = err
+		}
 		return
 	}
-	defer release()
+	o := outcomeNone
+	var dsn, reason string
+	defer func() { e.t.done(d, o, m.now(), m.S.MinBackoff, dsn, reason) }()
 	req := msg.request(e)
-	req.RequestTimeUs = msg.m.now().UnixMicro()
+	req.RequestTimeUs = m.now().UnixMicro()
 	if strings.ContainsAny(e.t.name, "/\x00") || e.t.name == ".." || e.t.name == "." {
 		e.err = status.Error(codes.Unavailable, "bad transport name")
 		return
 	}
-	e.reply, e.err = msg.m.deliver(ctx, e.t.name, req)
+	ctx, cancel := context.WithTimeout(context.Background(), rpc.CallTimeout)
+	defer cancel()
+	e.reply, e.err = m.deliver(ctx, e.t.name, req)
+	if e.err != nil {
+		return
+	}
+	var failed bool
+	if failed, dsn, reason = siteFailure(e.reply); failed {
+		o = outcomeFailure
+	} else {
+		o = outcomeAlive
+	}
 }
 
 // apply records the outcome of an entry: done marks (durably, invariant
@@ -319,6 +415,11 @@ func (msg *message) run(e *entry) {
 // of bounced ones, delay reasons for deferred ones.
 func (msg *message) apply(e *entry) {
 	m := msg.m
+	if e.dead != nil {
+		// The destination died while this request waited for a slot.
+		msg.deferAll(e.rcpts, e.dead.dsn, e.dead.Error(), "")
+		return
+	}
 	if e.err != nil {
 		// The agent could not be reached or failed: Postfix's qmgr then
 		// throttles the transport and defers its recipients.

@@ -361,8 +361,10 @@ func TestRecipientLimitSplitsRequests(t *testing.T) {
 	}
 }
 
+// With qmgr_message_recipient_limit = 2 the third recipient is read only
+// once the first request's results are recorded.
 func TestRecipientBatchesBoundMemory(t *testing.T) {
-	e := newEnv(t, "")
+	e := newEnv(t, "qmgr_message_recipient_limit = 2\n")
 	e.m.S.RecipientBatch = 2
 	id := e.submit("sender@example.test", "ok1@r.test", "ok2@r.test", "ok3@r.test")
 	e.run(queue.Incoming, false)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"postern/pkg/config"
+	"postern/pkg/log"
 )
 
 // Settings are the main.cf parameters the queue manager obeys, read once
@@ -28,8 +29,13 @@ type Settings struct {
 	// that a message with a huge recipient list does not fill memory.
 	RecipientBatch int
 
+	// RecipientMemoryLimit is qmgr_message_recipient_limit: recipients
+	// read from queue files and not yet settled, over all messages.
+	RecipientMemoryLimit int
+
 	defaultRecipientLimit int
 	defaultConcurrency    int
+	initialConcurrency    int
 	processLimit          int
 	cfg                   *config.Config
 }
@@ -64,6 +70,8 @@ func LoadSettings(c *config.Config) (*Settings, error) {
 		{"default_destination_recipient_limit", &s.defaultRecipientLimit, 1},
 		{"default_destination_concurrency_limit", &s.defaultConcurrency, 1},
 		{"default_process_limit", &s.processLimit, 1},
+		{"initial_destination_concurrency", &s.initialConcurrency, 1},
+		{"qmgr_message_recipient_limit", &s.RecipientMemoryLimit, 1},
 	} {
 		n, err := c.Int(t.name)
 		if err != nil {
@@ -109,6 +117,63 @@ func (s *Settings) RecipientLimit(transport string) int {
 // deliveries to one destination.
 func (s *Settings) ConcurrencyLimit(transport string) int {
 	return s.transportInt(transport, "destination_concurrency_limit", s.defaultConcurrency)
+}
+
+// InitialConcurrency is TRANSPORT_initial_destination_concurrency: the
+// window a destination starts with (slow start), at most the
+// destination's concurrency limit.
+func (s *Settings) InitialConcurrency(transport string) int {
+	return min(s.transportInt(transport, "initial_destination_concurrency", s.initialConcurrency), s.ConcurrencyLimit(transport))
+}
+
+// FailedCohortLimit is TRANSPORT_destination_concurrency_failed_cohort_limit:
+// how many pseudo-cohorts of failed deliveries make a destination dead;
+// 0 never declares one dead.
+func (s *Settings) FailedCohortLimit(transport string) int {
+	for _, name := range []string{transport + "_destination_concurrency_failed_cohort_limit", "default_destination_concurrency_failed_cohort_limit"} {
+		if s.cfg == nil || s.cfg.Get(name) == "" {
+			continue
+		}
+		if n, err := s.cfg.Int(name); err == nil && n >= 0 {
+			return int(n)
+		}
+	}
+	return 1
+}
+
+// Feedback is TRANSPORT_destination_concurrency_positive_feedback (sign
+// "positive") or _negative_feedback ("negative").
+func (s *Settings) Feedback(transport, sign string) feedback {
+	for _, name := range []string{transport + "_destination_concurrency_" + sign + "_feedback", "default_destination_concurrency_" + sign + "_feedback"} {
+		if s.cfg == nil {
+			break
+		}
+		v := s.cfg.Get(name)
+		if v == "" {
+			continue
+		}
+		fb, err := parseFeedback(v)
+		if err != nil {
+			log.Warningf("%s: %v; using 1", name, err)
+			break
+		}
+		return fb
+	}
+	return feedback{base: 1}
+}
+
+// RateDelay is TRANSPORT_destination_rate_delay: when positive, one
+// delivery at a time per destination, with this pause between them.
+func (s *Settings) RateDelay(transport string) time.Duration {
+	for _, name := range []string{transport + "_destination_rate_delay", "default_destination_rate_delay"} {
+		if s.cfg == nil || s.cfg.Get(name) == "" {
+			continue
+		}
+		if d, err := s.cfg.Time(name); err == nil {
+			return d
+		}
+	}
+	return 0
 }
 
 // ProcessLimit caps the parallel deliveries of one transport
