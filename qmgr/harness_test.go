@@ -36,6 +36,9 @@ type env struct {
 	// failBounce makes the fake bounce service answer with an error.
 	failBounce bool
 	servers    []*grpc.Server
+	// agent, when set, answers delivery requests before the fake
+	// agents' built-in rules: ok false leaves the request to them.
+	agent func(ctx context.Context, transport string, req *pb.DeliverRequest) (reply *pb.DeliverReply, ok bool)
 }
 
 func newEnv(t *testing.T, mainCF string) *env {
@@ -225,6 +228,14 @@ func (f *fakeAgent) Deliver(ctx context.Context, req *pb.DeliverRequest) (*pb.De
 		addrs = append(addrs, r.Address)
 	}
 	f.e.event("deliver %s %s %s", f.name, req.Nexthop, strings.Join(addrs, ","))
+	f.e.mu.Lock()
+	hook := f.e.agent
+	f.e.mu.Unlock()
+	if hook != nil {
+		if reply, ok := hook(ctx, f.name, req); ok {
+			return reply, nil
+		}
+	}
 	if req.ArrivalTimeUs == 0 || req.ActiveTimeUs == 0 || req.RequestTimeUs == 0 || req.QueueName != "active" {
 		f.e.t.Errorf("request without times or queue: %v", req)
 	}

@@ -221,6 +221,7 @@ func (m *Manager) toDeferred(id, path string, retry time.Time) {
 // limit of them.
 type entry struct {
 	t       *transport
+	d       *destQueue // enqueued on it (a reference held)
 	queue   string
 	nexthop string
 	flags   uint32
@@ -304,13 +305,15 @@ func (msg *message) deliverBatch(batch []queue.Recipient) {
 			settled++
 			continue
 		}
-		if d := it.t.destDead(it.queue, now); d != nil {
-			msg.deferAll([]*pb.DeliverRecipient{it.recipient}, d.dsn, d.Error(), "")
-			settled++
-			continue
-		}
 		if cur == nil || cur.t != it.t || cur.queue != it.queue || len(cur.rcpts) >= it.t.recipientLimit {
-			cur = &entry{t: it.t, queue: it.queue, nexthop: it.nexthop, flags: it.flags}
+			d, dead := it.t.enqueue(it.queue, now)
+			if dead != nil {
+				msg.deferAll([]*pb.DeliverRecipient{it.recipient}, dead.dsn, dead.Error(), "")
+				settled++
+				cur = nil
+				continue
+			}
+			cur = &entry{t: it.t, d: d, queue: it.queue, nexthop: it.nexthop, flags: it.flags}
 			entries = append(entries, cur)
 		}
 		cur.rcpts = append(cur.rcpts, it.recipient)
@@ -378,8 +381,8 @@ func (msg *message) request(e *entry) *pb.DeliverRequest {
 // feeds the outcome back to the destination's window.
 func (msg *message) run(e *entry) {
 	m := msg.m
-	d, err := e.t.acquire(context.Background(), e.queue, m.now)
-	if err != nil {
+	d := e.d
+	if err := e.t.acquire(context.Background(), d, m.now); err != nil {
 		if dead, ok := err.(*errDead); ok {
 			e.dead = dead
 		} else {

@@ -136,19 +136,20 @@ func (t *transport) deadLocked(d *destQueue, now time.Time) bool {
 	return true
 }
 
-// destDead reports whether the destination queue is dead at now, and
-// why: its recipients are then deferred without a delivery attempt.
-func (t *transport) destDead(queue string, now time.Time) *errDead {
+// enqueue takes a reference on the destination queue for one delivery
+// request, from when it is made until it is done, so that the queue and
+// its window live while requests for it exist. For a dead destination it
+// takes none and returns why: the recipients are then deferred without a
+// delivery attempt.
+func (t *transport) enqueue(queue string, now time.Time) (*destQueue, *errDead) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d := t.dests[queue]
-	if d == nil || !t.deadLocked(d, now) {
-		if d != nil && d.refs == 0 {
-			delete(t.dests, queue)
-		}
-		return nil
+	d := t.queueLocked(queue, now)
+	if t.deadLocked(d, now) {
+		t.dropLocked(d)
+		return nil, &errDead{d.deadDSN, d.deadReason}
 	}
-	return &errDead{d.deadDSN, d.deadReason}
+	return d, nil
 }
 
 func (t *transport) wakeLocked(d *destQueue) {
@@ -158,11 +159,11 @@ func (t *transport) wakeLocked(d *destQueue) {
 
 // queueLocked returns the destination queue, made when needed, with one
 // more reference. Called with t.mu held.
-func (t *transport) queueLocked(name string) *destQueue {
+func (t *transport) queueLocked(name string, now time.Time) *destQueue {
 	d := t.dests[name]
 	if d == nil {
 		if len(t.dests) >= t.sweepAt {
-			t.sweepLocked(time.Now())
+			t.sweepLocked(now)
 		}
 		d = &destQueue{name: name, window: t.initConcurrency, wake: make(chan struct{})}
 		t.dests[name] = d
@@ -191,21 +192,21 @@ func (t *transport) dropLocked(d *destQueue) {
 }
 
 // acquire waits until the destination's window and the transport's
-// process limit allow one more delivery, and takes the slot; done gives
-// it back with the delivery's outcome. For a dead destination it returns
-// an *errDead at once (also to requests that were waiting when it died).
-// now gives the scheduler's clock, which decides when a dead destination
-// comes back.
-func (t *transport) acquire(ctx context.Context, dest string, now func() time.Time) (*destQueue, error) {
+// process limit allow one more delivery of a request enqueued on d, and
+// takes the slot; done gives it back with the delivery's outcome. For a
+// dead destination it returns an *errDead at once (also to requests that
+// were waiting when it died); the request's reference is then dropped,
+// as it is on any error. now gives the scheduler's clock, which decides
+// when a dead destination comes back.
+func (t *transport) acquire(ctx context.Context, d *destQueue, now func() time.Time) error {
 	t.mu.Lock()
-	d := t.queueLocked(dest)
 	t.deliveryCtr++
 	for {
 		if t.deadLocked(d, now()) {
 			err := &errDead{d.deadDSN, d.deadReason}
 			t.dropLocked(d)
 			t.mu.Unlock()
-			return nil, err
+			return err
 		}
 		if d.busy < d.window {
 			d.busy++
@@ -219,7 +220,7 @@ func (t *transport) acquire(ctx context.Context, dest string, now func() time.Ti
 			t.mu.Lock()
 			t.dropLocked(d)
 			t.mu.Unlock()
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		t.mu.Lock()
 	}
@@ -232,9 +233,9 @@ func (t *transport) acquire(ctx context.Context, dest string, now func() time.Ti
 		t.wakeLocked(d)
 		t.dropLocked(d)
 		t.mu.Unlock()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	return d, nil
+	return nil
 }
 
 // done ends a delivery to d: the feedback of its outcome adjusts the
