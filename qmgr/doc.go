@@ -41,13 +41,63 @@
 // transport whose recipient limit is 1, such as local), sorted as Postfix
 // sorts them (transport, destination, domain, address) and cut into
 // delivery requests of at most TRANSPORT_destination_recipient_limit
-// recipients. The requests go to the agents (Delivery.Deliver on
-// private/TRANSPORT) in parallel, at most
-// TRANSPORT_destination_concurrency_limit at a time per destination and
-// default_process_limit per transport. A recipient that trivial-rewrite
-// could not resolve (a failed table lookup) goes to the retry transport
-// ("4.3.0 address resolver failure"), one with bad syntax to the error
-// transport ("5.1.3 bad address syntax"), as in Postfix.
+// (default_destination_recipient_limit) recipients. Each request waits in
+// its own goroutine for a slot of its destination and of its transport
+// (default_process_limit), then goes to the agent (Delivery.Deliver on
+// private/TRANSPORT). The next batch is read at once, without waiting for
+// the deliveries of the previous ones; what bounds memory is
+// qmgr_message_recipient_limit, the number of recipients read from all
+// queue files and not yet settled (a message that finds none free sends
+// on what it has read and waits for its own or others' results). A
+// recipient that trivial-rewrite could not resolve (a failed table
+// lookup) goes to the retry transport ("4.3.0 address resolver
+// failure"), one with bad syntax to the error transport ("5.1.3 bad
+// address syntax"), as in Postfix.
+//
+// # CONCURRENCY AND DEAD DESTINATIONS
+//
+// Each destination has a concurrency window, as in Postfix's qmgr. It
+// starts at TRANSPORT_initial_destination_concurrency (5, at most the
+// limit) and, after every delivery that did not fail as a whole, gains
+// TRANSPORT_destination_concurrency_positive_feedback ("1", or
+// "1/concurrency": one per window's worth of successes); whenever that
+// adds up to one the window grows by one, up to
+// TRANSPORT_destination_concurrency_limit (slow start). A failed delivery
+// takes TRANSPORT_destination_concurrency_negative_feedback off, the
+// window shrinking by one at the start of each cycle, never below 1. A
+// destination is forgotten, window and all, when no request for it is
+// left, unless it is dead.
+//
+// A delivery failed as a whole when the agent's reply says site_failure
+// (smtp: every address failed to connect, at the greeting, HELO/EHLO or
+// TLS handshake), or, for an agent that does not set it, when every
+// recipient was deferred with a text that begins "connect to ", "lost
+// connection ", "conversation with " or "delivery temporarily
+// suspended". A per-recipient 4xx or 5xx, or a success, is a sign of
+// life. An agent that cannot be reached gives no feedback (it suspends
+// the transport, below).
+//
+// Every failed delivery adds 1/window to the destination's failed
+// pseudo-cohorts (a sign of life clears them); when they reach
+// TRANSPORT_destination_concurrency_failed_cohort_limit (1; 0 never) the
+// destination is dead: with the defaults, after four failures in a row
+// (windows 5, 4, 3, 2). Its waiting requests, and new recipients for it,
+// are then deferred without contacting the agent, with the failure's
+// status and "delivery temporarily suspended: REASON":
+//
+//	QUEUEID: to=<u@example.org>, relay=none, delay=0.2, delays=0.2/0/0/0,
+//	    dsn=4.4.1, status=deferred (delivery temporarily suspended:
+//	    connect to example.org[192.0.2.1]:25: Connection refused)
+//
+// until minimal_backoff_time has passed, or a flush ('F' trigger:
+// postqueue -f, sendmail -q) forgets every dead destination; it then
+// starts again from the initial window. Dead destinations are
+// remembered only that long. With TRANSPORT_destination_rate_delay set,
+// a destination gets one delivery at a time with that pause after each.
+//
+// One slow or dead destination stalls nothing else: its requests wait on
+// its own window, messages and their recipient batches are handled side
+// by side, and only the transport's process limit is shared.
 //
 // The agents log each recipient's result; qmgr records it:
 //
@@ -100,12 +150,13 @@
 //
 // # BUGS
 //
-// This is the basic scheduler. Not yet: slow start and concurrency
-// feedback per destination, dead-destination detection
-// (failed_cohort_limit), destination rate delay, preemption of bulk jobs,
-// in_flow_delay tokens, and recipient limits across messages
-// (qmgr_message_recipient_limit); a message's deliveries all finish
-// before its next batch of recipients is read.
+// Not yet as in Postfix: preemption of bulk jobs and delivery slots
+// (default_delivery_slot_cost and friends), per-transport in-memory
+// recipient limits (default_recipient_limit, extra_recipient_limit,
+// qmgr_message_recipient_minimum), in_flow_delay tokens. Requests waiting
+// for a destination are served in no set order, not round-robin over
+// messages. A message stays in active/ until every one of its requests is
+// done, so a hanging destination keeps that message (not others) there.
 //
 // CONFIGURATION PARAMETERS
 //
@@ -120,6 +171,17 @@
 //	                                (50; local 1) recipients per request
 //	default_destination_concurrency_limit, TRANSPORT_destination_concurrency_limit
 //	                                (20; local 2) parallel deliveries per destination
+//	initial_destination_concurrency, TRANSPORT_initial_destination_concurrency
+//	                                (5) starting window of a destination
+//	default_destination_concurrency_positive_feedback, TRANSPORT_...
+//	                                (1) window growth per success
+//	default_destination_concurrency_negative_feedback, TRANSPORT_...
+//	                                (1) window shrinkage per failure
+//	default_destination_concurrency_failed_cohort_limit, TRANSPORT_...
+//	                                (1) failed cohorts that make it dead
+//	default_destination_rate_delay, TRANSPORT_destination_rate_delay
+//	                                (0s) pause between deliveries
+//	qmgr_message_recipient_limit    (20000) recipients in memory
 //	default_process_limit           (100) parallel deliveries per transport
 //	transport_retry_time            (60s) suspension of an unreachable transport
 //	hash_queue_depth, hash_queue_names  the queue directory layout
