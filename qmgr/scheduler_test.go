@@ -366,3 +366,27 @@ func TestSiteFailureClassification(t *testing.T) {
 		t.Errorf("reason %q", reason)
 	}
 }
+
+// A rate delay means one delivery at a time per destination.
+func TestRateDelayDeliversOneAtATime(t *testing.T) {
+	e := newEnv(t, "smtp_destination_recipient_limit = 1\nsmtp_destination_rate_delay = 1s\n")
+	var mu sync.Mutex
+	inflight, maxSeen := 0, 0
+	e.agent = func(ctx context.Context, tr string, req *pb.DeliverRequest) (*pb.DeliverReply, bool) {
+		mu.Lock()
+		inflight++
+		maxSeen = max(maxSeen, inflight)
+		mu.Unlock()
+		defer func() { mu.Lock(); inflight--; mu.Unlock() }()
+		return sentReply(req), true
+	}
+	// Recipient limit 1: the queue is recipient@nexthop, so one
+	// recipient three times in three messages shares it.
+	for range 3 {
+		e.submit("sender@example.test", "ok1@r.test")
+	}
+	e.run(queue.Incoming, false)
+	if e.agentCalls("r.test") != 3 || maxSeen != 1 {
+		t.Errorf("%d calls, at most %d at once, want 3 and 1", e.agentCalls("r.test"), maxSeen)
+	}
+}
