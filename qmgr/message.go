@@ -454,7 +454,9 @@ func (msg *message) apply(e *entry) {
 		switch r.GetStatus() {
 		case pb.DeliveryStatus_DELIVERY_SENT:
 			done = append(done, int(rc.GetIndex()))
-			if rc.GetNotify()&queue.NotifySuccess != 0 {
+			// A next hop that offered DSN took NOTIFY=SUCCESS on with the
+			// message: it reports the success, not this host.
+			if rc.GetNotify()&queue.NotifySuccess != 0 && !r.GetNoSuccessNotice() {
 				action := r.GetAction()
 				if action == "" {
 					action = "delivered"
