@@ -18,9 +18,12 @@ import (
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 )
 
 // CallTimeout is the default deadline of a unary call (Postfix's ipc_timeout
@@ -50,6 +53,14 @@ func Conn(path string) (*grpc.ClientConn, error) {
 			return d.DialContext(ctx, "unix", path)
 		}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+		// A local daemon that went away (max_use, reload) is back within
+		// milliseconds: reconnect quickly instead of gRPC's 1 s first
+		// back-off, during which every call would fail at once.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 20 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: 2 * time.Second,
+		}),
+		grpc.WithChainUnaryInterceptor(retryIdempotent),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", path, err)
@@ -87,6 +98,33 @@ func Private(queueDir, service string) (*grpc.ClientConn, error) {
 // Public returns Service(queueDir, "public", service).
 func Public(queueDir, service string) (*grpc.ClientConn, error) {
 	return Service(queueDir, "public", service)
+}
+
+// idempotent lists the methods that may be sent again when the server was
+// unavailable: lookups that change nothing. A delivery or a submission is
+// never repeated behind its caller's back.
+var idempotent = map[string]bool{
+	"/postern.TrivialRewrite/Rewrite": true,
+	"/postern.TrivialRewrite/Resolve": true,
+	"/postern.Flush/Flush":            true,
+}
+
+// retryIdempotent retries an idempotent call that failed with Unavailable
+// (the daemon was restarting), a few times over about a second.
+func retryIdempotent(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if !idempotent[method] {
+		return err
+	}
+	for wait := 20 * time.Millisecond; err != nil && status.Code(err) == codes.Unavailable && wait < 2*time.Second; wait *= 3 {
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		err = invoker(ctx, method, req, reply, cc, opts...)
+	}
+	return err
 }
 
 // Context returns a context with CallTimeout.

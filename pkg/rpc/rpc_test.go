@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	pb "postern/proto"
 
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -61,5 +64,46 @@ func TestPeerCredAndSharedConn(t *testing.T) {
 	got := <-cs.got
 	if got.UID != os.Getuid() || got.PID != os.Getpid() {
 		t.Errorf("peer = %+v, want uid %d pid %d", got, os.Getuid(), os.Getpid())
+	}
+}
+
+type rewriteServer struct {
+	pb.UnimplementedTrivialRewriteServer
+}
+
+func (rewriteServer) Rewrite(_ context.Context, r *pb.RewriteRequest) (*pb.RewriteReply, error) {
+	return &pb.RewriteReply{Addresses: r.Addresses}, nil
+}
+
+// A lookup made while the daemon restarts waits for it instead of failing.
+func TestRetryWhileRestarting(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "private"), 0755)
+	path := filepath.Join(dir, "private", "rewrite")
+	c, err := Private(dir, "rewrite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan *grpc.Server, 1)
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		l, err := net.Listen("unix", path)
+		if err != nil {
+			started <- nil
+			return
+		}
+		g := grpc.NewServer()
+		pb.RegisterTrivialRewriteServer(g, rewriteServer{})
+		go g.Serve(l)
+		started <- g
+	}()
+	ctx, cancel := Context()
+	defer cancel()
+	r, err := pb.NewTrivialRewriteClient(c).Rewrite(ctx, &pb.RewriteRequest{Addresses: []string{"a@b"}})
+	if g := <-started; g != nil {
+		defer g.Stop()
+	}
+	if err != nil || len(r.Addresses) != 1 {
+		t.Fatalf("Rewrite during restart: %v", err)
 	}
 }
