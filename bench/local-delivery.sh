@@ -43,6 +43,7 @@ local_recipient_maps =
 biff = no"
 
 cat > "$T/pn/etc/main.cf" <<CF
+compatibility_level = 3.6
 queue_directory = $T/pn/queue
 data_directory = $T/pn/data
 daemon_directory = $PWD/bin
