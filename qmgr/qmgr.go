@@ -6,6 +6,8 @@ import (
 
 	"postern/pkg/delivery"
 	"postern/pkg/queue"
+	"postern/pkg/rewrite"
+	"postern/pkg/rpc"
 	"postern/pkg/service"
 	"postern/pkg/trigger"
 )
@@ -20,15 +22,18 @@ func Main(args []string) int {
 			if err != nil {
 				return err
 			}
-			q := queue.New(".")
-			depth, err := s.Config.Int("hash_queue_depth")
+			q := queue.FromConfig(".", s.Config)
+			delivery.Configure(s.Config)
+			m = NewManager(".", q, st)
+			// One Resolve call per batch of addresses not seen lately:
+			// most mail goes to few destinations.
+			conn, err := rpc.Private(".", "rewrite")
 			if err != nil {
 				return err
 			}
-			q.HashDepth = int(depth)
-			q.HashQueues = s.Config.List("hash_queue_names")
-			delivery.Configure(s.Config)
-			m = NewManager(".", q, st)
+			rc := rewrite.NewClient(conn)
+			rc.SenderIndependent = rewrite.SenderIndependent(s.Config.Get)
+			m.Resolver = rc
 			return nil
 		},
 		HandleConn: func(ctx context.Context, s *service.Service, conn net.Conn) {
