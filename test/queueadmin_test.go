@@ -16,6 +16,7 @@ import (
 
 	ti "postern/internal/testinstance"
 	"postern/pkg/queue"
+	"postern/smtp/smtptest"
 )
 
 // queueMessage writes a complete queue file into state.
@@ -233,4 +234,55 @@ func setgidCopy(t *testing.T, in *ti.Instance, program string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Mail that postern itself deferred (relayhost on a closed port) as
+// postqueue shows it, then flushed once the port answers.
+func TestPostqueueRealDeferral(t *testing.T) {
+	if !ti.Built("smtp") {
+		t.Fatal("smtp is not built")
+	}
+	port := ti.FreePort(t)
+	in := ti.NewMail(t, map[string]string{
+		"relayhost":       fmt.Sprintf("[127.0.0.1]:%d", port),
+		"queue_run_delay": "1h", "minimal_backoff_time": "1h", "maximal_backoff_time": "1h",
+	}, "")
+	in.Start()
+	if out, code := in.Sendmail(nil, "Subject: deferred\n\nx\n", "-i", "-f", "sender@example.test", "u1@down.example.test", "u2@down.example.test"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	in.WaitLog(`status=deferred \(connect to 127\.0\.0\.1\[127\.0\.0\.1\]:` + fmt.Sprint(port) + `: Connection refused\)`)
+	var out string
+	if !ti.Poll(10*time.Second, func() bool {
+		out, _ = in.Command(nil, "", "postqueue", "-p")
+		return !strings.Contains(out, "*") && strings.Contains(out, "Connection refused")
+	}) {
+		t.Fatalf("postqueue -p:\n%s", out)
+	}
+	reason := fmt.Sprintf("connect to 127.0.0.1[127.0.0.1]:%d: Connection refused", port)
+	re := regexp.MustCompile(`^-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------
+[0-9A-F]+ {1,}\d+ [A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d  sender@example.test
+` + strings.Repeat(" ", 76-len(reason)) + `\(` + regexp.QuoteMeta(reason) + `\)
+                                         u1@down.example.test
+                                         u2@down.example.test
+
+-- 0 Kbytes in 1 Request.
+$`)
+	if !re.MatchString(out) {
+		t.Errorf("postqueue -p:\n%s", out)
+	}
+	js, _ := in.Command(nil, "", "postqueue", "-j")
+	if !strings.Contains(js, `"queue_name": "deferred"`) || !strings.Contains(js, `"delay_reason": "`+reason+`"`) {
+		t.Errorf("postqueue -j:\n%s", js)
+	}
+	// Now something answers on the port: postqueue -f delivers at once.
+	sink := smtptest.Start(t, smtptest.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
+	if o, code := in.Command(nil, "", "postqueue", "-f"); code != 0 {
+		t.Fatalf("postqueue -f: %d %s", code, o)
+	}
+	in.WaitLog(`to=<u1@down\.example\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, .*status=sent`)
+	in.WaitQueueEmpty()
+	if n := len(sink.Messages()); n != 1 {
+		t.Errorf("the sink got %d messages, want 1", n)
+	}
 }
