@@ -249,11 +249,11 @@ func TestLocalForward(t *testing.T) {
 	in.Sendmail(nil, "Subject: fwd-alice\n\nx\n", "-i", "ptalice")
 	in.Sendmail(nil, "Subject: fwd-carol\n\nx\n", "-i", "ptcarol")
 	in.WaitMaildir(filepath.Join(alice.Home, "Maildir"), 1)
-	bm := in.WaitMaildir(filepath.Join(bob.Home, "Maildir"), 1)
+	in.WaitMaildir(filepath.Join(bob.Home, "Maildir"), 1)
 	in.WaitMaildir(filepath.Join(carol.Home, "Maildir"), 1)
 	in.WaitQueueEmpty()
 	time.Sleep(500 * time.Millisecond)
-	bm = ti.Maildir(filepath.Join(bob.Home, "Maildir"))
+	bm := ti.Maildir(filepath.Join(bob.Home, "Maildir"))
 	if len(bm) != 1 || !strings.Contains(bm[0], "Subject: fwd-alice") {
 		t.Errorf("bob got %d messages, want only alice's forward", len(bm))
 	}
