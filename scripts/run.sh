@@ -194,5 +194,12 @@ have postqueue && say "The queue: $BIN/postqueue -c $ETC -p"
 say "Stop with Ctrl-C (or: $BIN/postern -c $ETC stop). The log follows."
 say ""
 
+# A run/ left by an earlier run with another mail_owner (e.g. before the
+# postern user existed): give the queue to this run's mail_owner.
+if [ "$(id -u)" = 0 ] && [ -d "$RUN/spool/incoming" ]; then
+	"$BIN/postern" -c "$ETC" set-permissions >/dev/null 2>&1 ||
+		say "make run: warning: postern set-permissions failed" >&2
+fi
+
 # Foreground, log on the terminal and in run/log/maillog.
 "$BIN/postern" -c "$ETC" start-fg 2>&1 | tee -a "$RUN/log/maillog"
