@@ -43,8 +43,10 @@
 // Problems are logged as warnings: "warning: corrupt queue file ... moved
 // to corrupt/" (pkg/queue), "warning: ID: uid=N: cleanup: 451 4.3.0 ... --
 // will try again". A message that cleanup rejects permanently (size, hop
-// count, no recipients) is logged with "message rejected by cleanup" and
-// removed; Postfix would bounce it to the sender (missing: bounce(8)).
+// count, no recipients) is logged with "message rejected by cleanup",
+// returned to its sender through bounce(8) (which reads it from maildrop/)
+// and only then removed, as Postfix's cleanup bounces a rejected local
+// submission.
 //
 // CONFIGURATION PARAMETERS
 //

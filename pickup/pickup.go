@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -26,6 +27,11 @@ func Main(args []string) int {
 	p := &Picker{wake: make(chan struct{}, 1)}
 	return service.Main(args, &service.Daemon{
 		PostJail: func(s *service.Service) error {
+			bconn, err := rpc.Private(".", "bounce")
+			if err != nil {
+				return err
+			}
+			p.Bounce = bconn
 			conn, err := rpc.Private(".", "cleanup")
 			if err != nil {
 				return err
@@ -49,6 +55,9 @@ func Main(args []string) int {
 type Picker struct {
 	Queue   *queue.Queue
 	Cleanup *grpc.ClientConn
+	// Bounce, when set, returns a message that cleanup rejects for good
+	// to its sender; nil leaves such a file in maildrop/ (tests).
+	Bounce *grpc.ClientConn
 	// OwnUID is the uid pickup runs as (mail_owner); a maildrop file owned
 	// by it (a requeued message) is trusted whatever its submit_uid. Zero
 	// means os.Geteuid().
@@ -219,14 +228,48 @@ func (p *Picker) pickup(ctx context.Context, id, path string) {
 		log.Warningf("%s: uid=%s: cleanup: %d %s %s -- will try again", id, uidAttr, reply.Status, reply.Dsn, reply.Text)
 		return
 	default:
-		// Postfix's cleanup bounces a rejected local submission to its
-		// sender; until bounce(8) exists the rejection is logged and the
-		// file removed, as Postfix removes what it cannot deliver.
-		log.Warningf("%s: uid=%s: message rejected by cleanup: %d %s %s", s.QueueID(), uidAttr, reply.Status, reply.Dsn, reply.Text)
+		// As Postfix's cleanup does for a local submission: the message
+		// goes back to its sender (bounce(8) reads it from maildrop/),
+		// and only then is the file removed.
+		log.Warningf("%s: uid=%s: message rejected by cleanup: %d %s %s", id, uidAttr, reply.Status, reply.Dsn, reply.Text)
+		if !p.bounce(ctx, id, append(rcpt, ext...), reply) {
+			return
+		}
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		log.Warningf("remove %s: %v", path, err)
 	}
+}
+
+// bounce returns the maildrop message id to its sender with every
+// recipient failed for cleanup's reason, and reports whether that is done
+// (the file may then go). A failure leaves the file for the next scan.
+func (p *Picker) bounce(ctx context.Context, id string, rcpts []*pb.Recipient, reply *pb.SubmitReply) bool {
+	if p.Bounce == nil {
+		return false
+	}
+	now := time.Now().UnixMicro()
+	var recs []*pb.StatusRecord
+	for i, r := range rcpts {
+		recs = append(recs, &pb.StatusRecord{
+			Index: uint32(i), Address: r.Address, Original: r.Original, Orcpt: r.Orcpt, Notify: r.Notify,
+			Action: "failed", Dsn: reply.Dsn, Text: reply.Text, Relay: "none", TimeUs: now,
+		})
+	}
+	bc := pb.NewBounceClient(p.Bounce)
+	r, err := bc.Append(ctx, &pb.AppendRequest{QueueId: id, Records: recs})
+	if err == nil && r.Status == 0 {
+		r, err = bc.Flush(ctx, &pb.NotifyRequest{QueueId: id, QueueName: queue.Maildrop})
+	}
+	if err != nil || r.Status != 0 {
+		text := ""
+		if r != nil {
+			text = r.Text
+		}
+		log.Warningf("%s: cannot return the rejected message to its sender: %v %s -- will try again", id, err, text)
+		return false
+	}
+	return true
 }
 
 func (p *Picker) corrupt(f *queue.File, path string, err error) {

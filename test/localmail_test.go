@@ -465,3 +465,27 @@ func TestLocalMailxAndCron(t *testing.T) {
 		}
 	}
 }
+
+// A local submission that cleanup refuses for good (too many hops) goes
+// back to its sender; it is never just dropped.
+func TestLocalRejectedSubmissionBounces(t *testing.T) {
+	requireMailPath(t)
+	in := ti.NewMail(t, map[string]string{"home_mailbox": "Maildir/", "hopcount_limit": "5"}, "")
+	alice, bob := in.AddUser("ptalice"), in.AddUser("ptbob")
+	in.Start()
+	msg := strings.Repeat("Received: from x by y; Mon, 1 Jan 2024 00:00:00 +0000\n", 6) + "Subject: looping\n\nx\n"
+	if out, code := in.Sendmail(bob, msg, "-i", "ptalice"); code != 0 {
+		t.Fatalf("sendmail: %d %s", code, out)
+	}
+	in.WaitLog(`postern/pickup\[\d+\]: warning: [0-9A-Za-z]+: uid=\d+: message rejected by cleanup: 554 5\.4\.6`)
+	dsn := in.WaitMaildir(filepath.Join(bob.Home, "Maildir"), 1)[0]
+	for _, want := range []string{"Return-Path: <>\n", "Status: 5.4.6", "Subject: looping"} {
+		if !strings.Contains(dsn, want) {
+			t.Errorf("bounce lacks %q:\n%s", want, dsn)
+		}
+	}
+	in.WaitQueueEmpty()
+	if n := len(ti.Maildir(filepath.Join(alice.Home, "Maildir"))); n != 0 {
+		t.Errorf("alice got %d messages", n)
+	}
+}
