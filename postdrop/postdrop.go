@@ -58,6 +58,7 @@ func Main(args []string) int {
 	syscall.Umask(022)
 	plog.SetStderr(true)
 	dirFlag := ""
+	recordMode := false
 	for i := 1; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -66,7 +67,9 @@ func Main(args []string) int {
 			dirFlag = args[i]
 		case strings.HasPrefix(a, "-c") && len(a) > 2:
 			dirFlag = a[2:]
-		case a == "-r" || a == "-v" || a == "-vv":
+		case a == "-r":
+			recordMode = true
+		case a == "-v" || a == "-vv":
 		default:
 			plog.Default().Log(plog.Fatal, "", "usage: postdrop [-c config_dir] [-v]")
 			return ExTempFail
@@ -86,26 +89,32 @@ func Main(args []string) int {
 	// A user who cannot write the mail log still gets the messages on
 	// stderr.
 	_ = plog.Setup(c, "postdrop", true)
-	if f := run(c, os.Stdin); f != nil {
+	id, f := run(c, os.Stdin)
+	if f != nil {
 		if f.text != "" {
 			plog.Default().Log(plog.Fatal, "", f.text)
 		}
 		return f.status
 	}
+	if recordMode {
+		// The caller (sendmail -bs) answers "queued as ID", as
+		// Postfix's postdrop reports the queue ID to its caller.
+		fmt.Printf("queue_id=%s\n", id)
+	}
 	return ExOK
 }
 
-func run(c *config.Config, in io.Reader) *failure {
+func run(c *config.Config, in io.Reader) (string, *failure) {
 	uid := os.Getuid()
 	name := acl.UserName(uid)
 	ok, err := acl.UserAllowed(c, "authorized_submit_users", name)
 	if err != nil {
 		f := fatal(ExTempFail, "%v", err)
-		return &f
+		return "", &f
 	}
 	if !ok {
 		f := fatal(ExTempFail, "User %s(%d) is not allowed to submit mail", name, uid)
-		return &f
+		return "", &f
 	}
 	limit, _ := c.Size("message_size_limit")
 	long, _ := c.Bool("enable_long_queue_ids")
@@ -125,11 +134,12 @@ func run(c *config.Config, in io.Reader) *failure {
 	}
 	q.LongIDs = long
 	q.Mode = 0644
-	if _, f := Drop(q, in, uid, limit); f != nil {
-		return f
+	id, f := Drop(q, in, uid, limit)
+	if f != nil {
+		return "", f
 	}
 	TriggerPickup(qdir)
-	return nil
+	return id, nil
 }
 
 // Drop reads a submission stream from in and commits it into maildrop/

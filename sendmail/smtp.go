@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	plog "postern/pkg/log"
 	"postern/postdrop"
@@ -30,10 +31,11 @@ type dropSubmitter struct {
 }
 
 type dropSubmission struct {
-	cmd  *exec.Cmd
-	pipe io.WriteCloser
-	w    *postdrop.StreamWriter
-	done bool
+	cmd    *exec.Cmd
+	pipe   io.WriteCloser
+	w      *postdrop.StreamWriter
+	stdout *strings.Builder // postdrop -r reports "queue_id=ID"
+	done   bool
 }
 
 func (d *dropSubmitter) Begin(_ context.Context, env *pb.SubmitEnvelope) (smtpd.Submission, error) {
@@ -44,10 +46,12 @@ func (d *dropSubmitter) Begin(_ context.Context, env *pb.SubmitEnvelope) (smtpd.
 	if err != nil {
 		return nil, err
 	}
+	out := &strings.Builder{}
+	c.Stdout = out
 	if err := c.Start(); err != nil {
 		return nil, err
 	}
-	s := &dropSubmission{cmd: c, pipe: pipe, w: postdrop.NewStreamWriter(pipe)}
+	s := &dropSubmission{cmd: c, pipe: pipe, w: postdrop.NewStreamWriter(pipe), stdout: out}
 	s.w.String(postdrop.RecSender, env.Sender)
 	for _, a := range env.Attrs {
 		switch a.Name {
@@ -89,7 +93,8 @@ func (s *dropSubmission) End() (*pb.SubmitReply, error) {
 	if err := s.cmd.Wait(); err != nil || werr != nil {
 		return &pb.SubmitReply{Status: 451, Dsn: "4.3.0", Text: "Error: queue file write error", Final: true}, nil
 	}
-	return &pb.SubmitReply{Final: true}, nil
+	id := strings.TrimPrefix(strings.TrimSpace(s.stdout.String()), "queue_id=")
+	return &pb.SubmitReply{Final: true, QueueId: id}, nil
 }
 
 func (s *dropSubmission) Abort() {

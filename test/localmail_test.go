@@ -489,3 +489,30 @@ func TestLocalRejectedSubmissionBounces(t *testing.T) {
 		t.Errorf("alice got %d messages", n)
 	}
 }
+
+// sendmail -bs: an SMTP session on stdin/stdout, as some mail readers use.
+func TestLocalSendmailBS(t *testing.T) {
+	requireMailPath(t)
+	in := ti.NewMail(t, map[string]string{"home_mailbox": "Maildir/"}, "")
+	alice, bob := in.AddUser("ptalice"), in.AddUser("ptbob")
+	in.Start()
+	session := "EHLO client\r\nMAIL FROM:<ptbob@mx.example.test>\r\nRCPT TO:<ptalice@localhost>\r\nDATA\r\nSubject: via -bs\r\n\r\nhello\r\n.\r\nQUIT\r\n"
+	out, code := in.Sendmail(bob, session, "-bs")
+	if code != 0 {
+		t.Fatalf("sendmail -bs: exit %d\n%s", code, out)
+	}
+	m := regexp.MustCompile(`\r\n250 2\.0\.0 Ok: queued as ([0-9A-Za-z]+)\r\n`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no queued-as reply:\n%s", out)
+	}
+	got := in.WaitMaildir(filepath.Join(alice.Home, "Maildir"), 1)[0]
+	if !strings.Contains(got, "Subject: via -bs") || !strings.Contains(got, "\nhello\n") {
+		t.Errorf("delivered:\n%s", got)
+	}
+	in.WaitLog(`postern/pickup\[\d+\]: [0-9A-Za-z]+: uid=` + strconv.Itoa(bob.UID) + ` from=<ptbob@mx\.example\.test>`)
+	// The ID -bs reported is the maildrop file's, which pickup took
+	// (pickup gives the message a new one, as in Postfix).
+	if _, err := os.Stat(filepath.Join(in.QueueDir, "maildrop", m[1])); err == nil {
+		t.Errorf("maildrop/%s still there after delivery", m[1])
+	}
+}
