@@ -23,6 +23,10 @@
 // Received: header. The file is owned by that uid, mode 0744, as in
 // Postfix.
 //
+// With -r (the caller is a program, e.g. sendmail -bs), postdrop prints
+// "queue_id=ID" on standard output once the file is committed, so that the
+// caller can answer "queued as ID".
+//
 // Then postdrop wakes pickup by connecting to $queue_directory/public/pickup
 // and writing "W". When nothing listens (the mail system is stopped) that is
 // not an error: the file waits in maildrop/ until pickup's next scan.
