@@ -158,7 +158,9 @@ func (p *program) enqueue(o *Options, in io.Reader) int {
 	path := filepath.Join(p.cfg.Get("command_directory"), "postdrop")
 	c := exec.Command(path, "-r")
 	c.Env = p.env
-	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	// postdrop -r reports the queue ID on stdout; sendmail prints
+	// nothing on success, as Postfix's.
+	c.Stdout, c.Stderr = io.Discard, os.Stderr
 	pipe, err := c.StdinPipe()
 	if err != nil {
 		return p.fatal(exTempFail, "%s: unable to execute %s: %v", who, path, err)
