@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"postern/pkg/address"
 	pb "postern/proto"
 )
 
@@ -57,7 +58,7 @@ func (f *textFormatter) entry(e *pb.QueueEntry) error {
 	}
 	sender := "MAILER-DAEMON"
 	if e.Sender != "" {
-		sender = External(e.Sender)
+		sender = address.Quote(e.Sender)
 	}
 	at := asctime(time.Unix(e.ArrivalTime, 0))
 	indent := 41
@@ -81,7 +82,7 @@ func (f *textFormatter) entry(e *pb.QueueEntry) error {
 			f.printf("%s(%s)\n", strings.Repeat(" ", pad), reason)
 			prev = r.DelayReason
 		}
-		f.printf("%s%s\n", strings.Repeat(" ", indent), External(r.Address))
+		f.printf("%s%s\n", strings.Repeat(" ", indent), address.Quote(r.Address))
 	}
 	return f.err
 }
@@ -108,7 +109,7 @@ func (f *jsonFormatter) entry(e *pb.QueueEntry) error {
 	var b strings.Builder
 	sender := "MAILER-DAEMON"
 	if e.Sender != "" {
-		sender = External(e.Sender)
+		sender = address.Quote(e.Sender)
 	}
 	fmt.Fprintf(&b, `{"queue_name": %s, "queue_id": %s, "arrival_time": %d, "message_size": %d, "forced_expire": %t, "sender": %s, "recipients": [`,
 		jsonString(e.QueueName), jsonString(e.QueueId), e.ArrivalTime, e.MessageSize, e.ForcedExpire, jsonString(sender))
@@ -116,7 +117,7 @@ func (f *jsonFormatter) entry(e *pb.QueueEntry) error {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, `{"address": %s`, jsonString(External(r.Address)))
+		fmt.Fprintf(&b, `{"address": %s`, jsonString(address.Quote(r.Address)))
 		if r.DelayReason != "" {
 			fmt.Fprintf(&b, `, "delay_reason": %s`, jsonString(r.DelayReason))
 		}
@@ -171,48 +172,4 @@ func jsonString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
-}
-
-// External returns an address in RFC 5322 external form: the local part
-// is quoted when it is not a dot-atom, as Postfix's quote_822_local does
-// ("odd \"q\" name"@example.org); UTF-8 is kept.
-func External(addr string) string {
-	at := strings.LastIndexByte(addr, '@')
-	local, domain := addr, ""
-	if at >= 0 {
-		local, domain = addr[:at], addr[at:]
-	}
-	if local == "" || isDotAtom(local) {
-		return addr
-	}
-	return quoteLocal(local) + domain
-}
-
-func quoteLocal(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	b.WriteByte('"')
-	return b.String()
-}
-
-func isDotAtom(s string) bool {
-	if s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x80 || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", rune(c)) {
-			return false
-		}
-	}
-	return true
 }

@@ -1,6 +1,7 @@
 package header
 
 import (
+	"postern/pkg/address"
 	"strings"
 )
 
@@ -329,39 +330,4 @@ func unquote(q string) string {
 // local part (before the last '@') is quoted when it holds characters
 // that RFC 5322 allows only in a quoted string, as Postfix's
 // quote_822_local() does ("a b@x" -> "\"a b\"@x").
-func QuoteAddress(addr string) string {
-	local, domain := addr, ""
-	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
-		local, domain = addr[:i], addr[i:]
-	}
-	if !needsQuote(local) {
-		return addr
-	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(local); i++ {
-		if local[i] == '"' || local[i] == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteByte(local[i])
-	}
-	b.WriteByte('"')
-	b.WriteString(domain)
-	return b.String()
-}
-
-func needsQuote(local string) bool {
-	if local == "" {
-		return false
-	}
-	if local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
-		return true
-	}
-	for i := 0; i < len(local); i++ {
-		c := local[i]
-		if c <= ' ' || c == 0x7f || (c != '.' && strings.IndexByte(specials, c) >= 0) {
-			return true
-		}
-	}
-	return false
-}
+func QuoteAddress(addr string) string { return address.Quote(addr) }
