@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -477,6 +478,18 @@ func Cmdline(pid int) []string {
 // FreePort returns a TCP port on 127.0.0.1 that is free right now.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	// Below Linux's ephemeral range (32768-60999): a port picked there
+	// is not handed, between this call and master's bind, to a listener on
+	// port 0 or an outgoing connection of a test running in parallel (a
+	// test DNS server once took one and never greeted).
+	for try := 0; try < 200; try++ {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
