@@ -97,11 +97,7 @@ func newServer(c *config.Config, dir, serviceName string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := queue.New(dir)
-	if n, err := c.Int("hash_queue_depth"); err == nil {
-		q.HashDepth = int(n)
-	}
-	q.HashQueues = c.List("hash_queue_names")
+	q := queue.FromConfig(dir, c)
 	logDir := "bounce"
 	switch serviceName {
 	case "defer", "trace":

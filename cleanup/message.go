@@ -223,40 +223,8 @@ func (m *message) envelope() *queue.Envelope {
 		RewriteContext: m.rewriteContext(),
 	}
 	for _, a := range m.env.Attrs {
-		switch a.Name {
-		case "rewrite_context":
-		case "envelope_id":
-			e.EnvelopeID = a.Value
-		case "ret_flags":
-			e.Ret = atoiDefault(a.Value, 0)
-		case "encoding":
-			e.Encoding = a.Value
-		case "smtputf8":
-			e.SMTPUTF8 = a.Value != "" && a.Value != "0"
-		case "client_name":
-			e.ClientName = a.Value
-		case "reverse_client_name":
-			e.ReverseClientName = a.Value
-		case "client_address":
-			e.ClientAddr = a.Value
-		case "client_port":
-			e.ClientPort = a.Value
-		case "helo_name":
-			e.HeloName = a.Value
-		case "protocol_name":
-			e.Protocol = a.Value
-		case "sasl_method":
-			e.SASLMethod = a.Value
-		case "sasl_username":
-			e.SASLUsername = a.Value
-		case "sasl_sender":
-			e.SASLSender = a.Value
-		case "log_ident":
-			e.LogIdent = a.Value
-		case "verp_delimiters":
-			e.VERPDelimiters = a.Value
-		default:
-			e.Attrs = append(e.Attrs, queue.Attr{Name: a.Name, Value: a.Value})
+		if a.Name != "rewrite_context" { // the envelope field decides
+			e.SetAttr(a.Name, a.Value)
 		}
 	}
 	if m.env.Filter != "" {

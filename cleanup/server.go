@@ -3,7 +3,6 @@ package cleanup
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -173,11 +172,4 @@ var (
 // and a per-process sequence number in the queue ID's form.
 func (s *Server) discardID() string {
 	return queue.FormatID(s.Now().UnixMicro(), s.discardSeq.Add(1), s.Queue.LongIDs)
-}
-
-func atoiDefault(s string, d int) int {
-	if n, err := strconv.Atoi(s); err == nil {
-		return n
-	}
-	return d
 }

@@ -191,11 +191,7 @@ func (c *cat) main(args []string) {
 // configured hashing first, then pkg/queue's defaults, then flat, so
 // that -q finds a file whatever the writer's settings were.
 func queueLayouts(cfg *config.Config, dir string) []*queue.Queue {
-	q := queue.New(dir)
-	if n, err := cfg.Int("hash_queue_depth"); err == nil {
-		q.HashDepth = int(n)
-	}
-	q.HashQueues = cfg.List("hash_queue_names")
+	q := queue.FromConfig(dir, cfg)
 	flat := queue.New(dir)
 	flat.HashDepth = 0
 	return []*queue.Queue{q, queue.New(dir), flat}

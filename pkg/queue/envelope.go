@@ -106,8 +106,11 @@ func (e *Envelope) namedAttrs() []Attr {
 	return append(out, e.Attrs...)
 }
 
-// setAttr stores a named attribute read from the envelope section.
-func (e *Envelope) setAttr(name, value string) {
+// SetAttr stores a named attribute: in its Envelope field when postern
+// knows the name (rewrite_context, envelope_id, ret_flags, smtputf8 "1",
+// client_name ...), else in Attrs. Readers and writers of the envelope share
+// this one mapping.
+func (e *Envelope) SetAttr(name, value string) {
 	for _, f := range e.fields() {
 		if f.name == name {
 			*f.p = value

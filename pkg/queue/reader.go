@@ -389,7 +389,7 @@ func (qf *File) Envelope() (*Envelope, error) {
 			if sect == sectExtracted {
 				e.Extracted = append(e.Extracted, Attr{name, value})
 			} else {
-				e.setAttr(name, value)
+				e.SetAttr(name, value)
 			}
 		case recRcpt:
 			if sect == sectEnvelope && skipExtracted {
